@@ -1,0 +1,842 @@
+"""Analyse a tview's compiled SELECT.
+
+One pass turns the SQL dbt compiled into a `Plan`: the key, the source tables, the columns the
+model reads from each, and for each source a *delta-key query* — the model's FROM/WHERE with that
+source replaced by the rows a statement changed (the relation `tviews_delta`), projecting the tview
+keys those rows can affect. The in-database runtime recomputes exactly those keys.
+
+Why this is exact (see docs/maintenance.md): for a tview row whose value changes, walk the join path
+from the row to a changed source row; the changed row nearest to the root is in the delta and every
+row between is unchanged, so the delta-key query, evaluated against the current state of the other
+tables, finds the key. Dropping predicates or joins only ever selects *more* keys, never fewer, so
+every simplification below is of that kind.
+
+Pure Python: no dbt, no database. The caller supplies a `Catalog` read from pg_catalog.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Iterator, Sequence
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import ParseError as SqlglotParseError
+from sqlglot.errors import SqlglotError
+from sqlglot.optimizer.qualify import qualify
+from sqlglot.optimizer.scope import Scope, traverse_scope
+
+from .catalog import Catalog, Table
+from .errors import KeyError_, ParseError, SourceError, UnsupportedConstruct
+
+DIALECT = "postgres"
+DELTA = "tviews_delta"
+
+# Functions whose result depends on the clock, the session or a sequence: a row computed now would
+# differ from the same row recomputed later, so no incremental maintenance can keep it exact.
+NON_DETERMINISTIC = frozenset(
+    {
+        "now", "statement_timestamp", "transaction_timestamp", "clock_timestamp", "timeofday",
+        "current_setting", "current_user", "session_user", "current_role", "user", "current_schema",
+        "current_schemas", "current_query", "pg_backend_pid", "inet_client_addr", "inet_client_port",
+        "txid_current", "txid_current_if_assigned", "pg_current_xact_id", "random", "random_normal",
+        "setseed", "gen_random_uuid", "uuid_generate_v1", "uuid_generate_v1mc", "uuid_generate_v4",
+        "uuidv4", "uuidv7", "nextval", "currval", "lastval", "setval", "pg_sleep",
+        "localtime", "localtimestamp", "current_date", "current_time", "current_timestamp",
+    }
+)
+# Special date/time input strings that are evaluated when the statement runs.
+TIME_LITERALS = frozenset({"now", "today", "tomorrow", "yesterday"})
+
+AGGREGATE_CLASSES: tuple[type[exp.Expression], ...] = (exp.AggFunc,)
+
+
+# --------------------------------------------------------------------------------------------------
+# Result
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SourcePlan:
+    """How one source table feeds the tview."""
+
+    schema: str
+    name: str
+    # columns of the source the model reads; an UPDATE that changes none of them needs no work
+    columns: tuple[str, ...]
+    # SELECT DISTINCT <key columns> ... reading the changed rows from `tviews_delta`
+    key_query: str
+    # True when every key is read straight off the changed rows, with no join
+    direct: bool
+
+    @property
+    def qualified(self) -> str:
+        return f"{self.schema}.{self.name}"
+
+
+@dataclass(frozen=True)
+class Plan:
+    model: str
+    key_columns: tuple[str, ...]
+    sources: tuple[SourcePlan, ...]
+    # output column -> list of {"path": json path or "", "source": "schema.table.column"}
+    lineage: dict[str, list[dict[str, str]]] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "key_columns": list(self.key_columns),
+            "sources": [
+                {
+                    "schema": s.schema,
+                    "name": s.name,
+                    "columns": list(s.columns),
+                    "key_query": s.key_query,
+                    "direct": s.direct,
+                }
+                for s in self.sources
+            ],
+            "lineage": self.lineage,
+        }
+
+    def fingerprint(self, *extra: str) -> str:
+        """A stable hash of the plan and anything else that must trigger a rebuild when it changes."""
+        payload = json.dumps([self.to_dict(), list(extra)], sort_keys=True)
+        return hashlib.sha256(payload.encode()).hexdigest()
+
+
+# --------------------------------------------------------------------------------------------------
+# Entry points
+# --------------------------------------------------------------------------------------------------
+
+
+def parse(sql: str, model: str) -> exp.Expression:
+    try:
+        tree = sqlglot.parse_one(_strip(sql), read=DIALECT)
+    except SqlglotParseError as e:
+        raise ParseError(
+            model,
+            f"the SELECT could not be parsed ({_first_line(str(e))})",
+            hint="write the construct another way (e.g. `ORDER BY x DESC` instead of `USING >`), "
+            "or report it if it is valid PostgreSQL",
+        ) from e
+    if tree is None:
+        raise ParseError(model, "the model's SQL is empty")
+    return tree
+
+
+def referenced_tables(sql: str, model: str = "?") -> list[tuple[str | None, str]]:
+    """(schema or None, name) of every table or view the SELECT reads (CTE names excluded)."""
+    tree = parse(sql, model)
+    seen: dict[tuple[str | None, str], None] = {}
+    for scope in traverse_scope(tree):
+        for source in scope.sources.values():
+            if _is_relation(source):
+                seen[(source.db or None, source.name)] = None
+    return list(seen)
+
+
+def referenced_functions(sql: str, model: str = "?") -> list[str]:
+    """Lower-cased names of the functions the SELECT calls, to be looked up in pg_proc."""
+    tree = parse(sql, model)
+    return sorted({n for n in (_function_name(f) for f in tree.find_all(exp.Func)) if n})
+
+
+def analyze(sql: str, *, model: str, unique_key: Sequence[str] | None, catalog: Catalog) -> Plan:
+    """Analyse the compiled SELECT of a tview model and return its maintenance plan."""
+    tree = parse(sql, model)
+    tables = _bind_tables(tree, model, catalog)
+    qualified = _qualify(tree, model, tables)
+    scopes = list(traverse_scope(qualified))
+    root = scopes[-1]
+    _check_supported(qualified, scopes, model, catalog)
+    key_names, key_exprs = _resolve_key(root, unique_key, model, catalog)
+
+    builder = _KeyQueryBuilder(scopes, key_names, key_exprs)
+    sources: list[SourcePlan] = []
+    for (schema, name), occurrences in _occurrences(scopes).items():
+        queries = [q for occ in occurrences for q in builder.build(*occ)]
+        table = tables[(schema, name)]
+        sources.append(
+            SourcePlan(
+                schema=schema,
+                name=name,
+                columns=_columns_read(occurrences, table, scopes),
+                key_query="\nUNION\n".join(sql for sql, _ in queries),
+                direct=all(direct for _, direct in queries),
+            )
+        )
+    return Plan(
+        model=model,
+        key_columns=tuple(key_names),
+        sources=tuple(sorted(sources, key=lambda s: (s.schema, s.name))),
+        lineage=_lineage(root, scopes),
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# Binding and qualification
+# --------------------------------------------------------------------------------------------------
+
+
+def _strip(sql: str) -> str:
+    return sql.strip().rstrip(";").strip()
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else text
+
+
+def _is_relation(node: object) -> bool:
+    """A FROM item that names a table or view (not a CTE, a function call or a subquery)."""
+    return isinstance(node, exp.Table) and isinstance(node.this, exp.Identifier)
+
+
+def _bind_tables(tree: exp.Expression, model: str, catalog: Catalog) -> dict[tuple[str, str], Table]:
+    """Give every table reference its schema, drop the database part, check each is a table."""
+    bound: dict[tuple[str, str], Table] = {}
+    for scope in traverse_scope(tree):
+        for source in scope.sources.values():
+            if not _is_relation(source):
+                continue
+            schema = source.db or catalog.unqualified.get(source.name)
+            table = catalog.tables.get((schema, source.name)) if schema else None
+            if table is None:
+                raise SourceError(
+                    model,
+                    f"relation {source.sql(DIALECT)} does not exist or is not visible",
+                    where=source.sql(DIALECT),
+                    hint="create it first, or reference it through source()/ref() so dbt orders the run",
+                )
+            if table.kind not in ("r", "p"):
+                what = {"v": "a view", "m": "a materialized view", "f": "a foreign table"}.get(
+                    table.kind, f"a relation of kind {table.kind!r}"
+                )
+                raise SourceError(
+                    model,
+                    f"{table.qualified} is {what}; a tview can only read tables",
+                    where=source.sql(DIALECT),
+                    hint="reference the view's base tables directly (or make the view a tview itself)",
+                )
+            # The deployed SQL keeps the user's text; the analysis tree gets schema-qualified,
+            # database-free names so the generated queries survive a dump/restore under another name.
+            source.set("catalog", None)
+            source.set("db", exp.to_identifier(table.schema))
+            bound[(table.schema, table.name)] = table
+    return bound
+
+
+def _qualify(tree: exp.Expression, model: str, tables: dict[tuple[str, str], Table]) -> exp.Expression:
+    schema: dict[str, dict[str, dict[str, str]]] = {}
+    for t in tables.values():
+        schema.setdefault(t.schema, {})[t.name] = {c: "text" for c in t.columns}
+    try:
+        return qualify(
+            tree,
+            schema=schema,
+            dialect=DIALECT,
+            validate_qualify_columns=True,
+            quote_identifiers=True,
+            identify=True,
+        )
+    except SqlglotError as e:
+        raise ParseError(
+            model,
+            f"the SELECT could not be resolved against the catalog ({_first_line(str(e))})",
+            hint="qualify ambiguous columns with their table alias; every column must belong to a "
+            "table the SELECT reads",
+        ) from e
+
+
+# --------------------------------------------------------------------------------------------------
+# What cannot be maintained by key
+# --------------------------------------------------------------------------------------------------
+
+
+def _function_name(node: exp.Func) -> str | None:
+    if isinstance(node, exp.Anonymous):
+        return str(node.name).lower()
+    rendered = node.sql(DIALECT)
+    m = re.match(r"\s*([A-Za-z_][A-Za-z0-9_$]*)\s*(\(|$)", rendered)
+    return m.group(1).lower() if m else None
+
+
+def _snippet(node: exp.Expression, limit: int = 120) -> str:
+    text = node.sql(DIALECT)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _walk_no_subqueries(node: exp.Expression) -> Iterator[exp.Expression]:
+    """Walk an expression without descending into nested SELECTs."""
+    for child in node.walk(prune=lambda n: isinstance(n, (exp.Subquery, exp.Select)) and n is not node):
+        if isinstance(child, (exp.Subquery, exp.Select)) and child is not node:
+            continue
+        yield child
+
+
+def _is_aggregate(node: exp.Expression, catalog: Catalog) -> bool:
+    if isinstance(node, exp.Window):
+        return False
+    if isinstance(node, AGGREGATE_CLASSES):
+        return not isinstance(node.parent, exp.Window)
+    if isinstance(node, exp.Func):
+        fn = catalog.functions.get(_function_name(node) or "")
+        return bool(fn and fn.is_aggregate) and not isinstance(node.parent, exp.Window)
+    return False
+
+
+def _check_supported(tree: exp.Expression, scopes: list[Scope], model: str, catalog: Catalog) -> None:
+    def reject(problem: str, node: exp.Expression, hint: str) -> None:
+        raise UnsupportedConstruct(model, problem, where=_snippet(node), hint=hint)
+
+    if not isinstance(tree, exp.Select):
+        reject(
+            f"a {type(tree).__name__.upper()} at the top level is not maintained yet",
+            tree,
+            "build each branch as its own tview, or wrap the set operation in a view of your own",
+        )
+    for node in tree.find_all(exp.With):
+        if node.args.get("recursive"):
+            reject("WITH RECURSIVE cannot be maintained by key", node,
+                   "materialize the hierarchy in a table, or use a fixed number of self-joins")
+    for node in tree.find_all(exp.TableSample):
+        reject("TABLESAMPLE returns different rows each time", node, "remove TABLESAMPLE")
+    for arg in ("limit", "offset", "fetch"):
+        if tree.args.get(arg):
+            reject(f"{arg.upper()} at the top level makes membership depend on rows elsewhere",
+                   tree.args[arg], "filter with WHERE instead, or put ORDER BY .. LIMIT inside a "
+                   "correlated subquery (top-n per parent)")
+    for node in tree.find_all(exp.Window):
+        if not node.args.get("partition_by"):
+            reject("a window function without PARTITION BY depends on every row of the table", node,
+                   "add PARTITION BY, or compute the value in a correlated subquery")
+        reject("window functions are not maintained yet", node,
+               "compute the value with a correlated subquery (e.g. count(*) of earlier rows)")
+    for node in tree.find_all(exp.Func):
+        name = _function_name(node) or ""
+        cls = type(node).__name__
+        if name in NON_DETERMINISTIC or cls.startswith("Current") or cls in ("Rand", "Localtime",
+                                                                               "Localtimestamp"):
+            reject(f"{name or cls} depends on the clock, the session or a sequence", node,
+                   "store the value in a source column (e.g. a created_at default) and read that")
+        fn = catalog.functions.get(name)
+        if fn is not None and fn.volatility == "v":
+            reject(f"function {name}() is VOLATILE: its result may differ on every call", node,
+                   "use an IMMUTABLE or STABLE function, or store the value in a source column")
+        if isinstance(node, exp.Cast) and isinstance(node.this, exp.Literal) and node.this.is_string \
+                and node.this.name.strip().lower() in TIME_LITERALS:
+            reject(f"'{node.this.name}' is evaluated when the statement runs", node,
+                   "store the value in a source column and read that")
+    for scope in scopes:
+        select = scope.expression
+        if not isinstance(select, exp.Select):
+            if scope.is_root:
+                continue
+            reject("a set operation (UNION/INTERSECT/EXCEPT) inside a subquery is not maintained yet",
+                   select, "split it into separate subqueries or tviews")
+        for projection in select.expressions:
+            for node in _walk_no_subqueries(projection):
+                if isinstance(node, exp.Func):
+                    fn = catalog.functions.get(_function_name(node) or "")
+                    if (fn is not None and fn.returns_set) or isinstance(node, (exp.Explode, exp.Unnest)):
+                        reject("a set-returning function in the select list changes the row count",
+                               node, "move it to FROM (e.g. CROSS JOIN LATERAL jsonb_array_elements(..))"
+                               " and aggregate it in a correlated subquery")
+        for join in select.args.get("joins") or []:
+            if join.args.get("on") is not None and join.args["on"].find(exp.Select):
+                reject("a subquery inside a JOIN condition is not maintained", join,
+                       "move the subquery to the WHERE clause or the select list")
+        if scope.is_derived_table or scope.is_cte:
+            # ORDER BY .. LIMIT in a derived table nested in a correlated subquery is a top-n per
+            # parent: any change below the parent recomputes the parent whole, so it is exact.
+            # Anywhere else, membership would depend on rows outside the delta.
+            per_parent = ("distinct", "limit", "offset") if _inside_subquery(scope) else ()
+            for arg in ("group", "distinct", "having", "limit", "offset", "qualify"):
+                if select.args.get(arg) and arg not in per_parent:
+                    reject(f"{arg.upper()} inside a derived table or CTE is not maintained yet",
+                           select, "inline the derived table, or compute the aggregate in a correlated "
+                           "subquery of the select list")
+            if any(_is_aggregate(n, catalog) for p in select.expressions for n in _walk_no_subqueries(p)):
+                reject("an aggregate inside a derived table or CTE is not maintained yet", select,
+                       "compute the aggregate in a correlated subquery of the select list")
+    root = scopes[-1].expression
+    if not root.args.get("group") and any(
+        _is_aggregate(n, catalog) for p in root.expressions for n in _walk_no_subqueries(p)
+    ):
+        reject("an aggregate without GROUP BY yields one row with no key", root,
+               "add GROUP BY on the key, or aggregate in a correlated subquery per parent row")
+
+
+def _inside_subquery(scope: Scope) -> bool:
+    current = scope.parent
+    while current is not None and not current.is_root:
+        if current.is_subquery:
+            return True
+        current = current.parent
+    return False
+
+
+# --------------------------------------------------------------------------------------------------
+# The key
+# --------------------------------------------------------------------------------------------------
+
+
+def _output_name(projection: exp.Expression) -> str:
+    return str(projection.alias_or_name)
+
+
+def _resolve_key(
+    root: Scope, unique_key: Sequence[str] | None, model: str, catalog: Catalog
+) -> tuple[list[str], list[exp.Expression]]:
+    select = root.expression
+    outputs = {_output_name(p): (p.this if isinstance(p, exp.Alias) else p) for p in select.expressions}
+    names = list(unique_key or [])
+    if not names:
+        candidates = [n for n in outputs if n.startswith("pk_")]
+        if len(candidates) != 1:
+            found = ", ".join(candidates) or "none"
+            raise KeyError_(
+                model,
+                f"no unique_key configured and no single pk_* output column to infer it from (found: {found})",
+                hint="set config(unique_key='...') to the column (or list of columns) that identifies a row",
+            )
+        names = candidates
+    exprs: list[exp.Expression] = []
+    for name in names:
+        if name not in outputs:
+            raise KeyError_(
+                model,
+                f"unique_key column {name!r} is not an output column of the SELECT",
+                where="outputs: " + ", ".join(outputs),
+                hint="name one of the output columns, or alias the key expression to that name",
+            )
+        e = outputs[name]
+        bad = next(
+            (n for n in e.walk() if isinstance(n, (exp.Select, exp.Window)) or _is_aggregate(n, catalog)),
+            None,
+        )
+        if bad is not None:
+            raise KeyError_(
+                model,
+                f"unique_key column {name!r} is computed by a subquery, window or aggregate",
+                where=_snippet(e),
+                hint="key the tview by a source column or a GROUP BY expression",
+            )
+        exprs.append(e)
+    return names, exprs
+
+
+# --------------------------------------------------------------------------------------------------
+# Occurrences of source tables and the columns read
+# --------------------------------------------------------------------------------------------------
+
+Occurrence = tuple[Scope, str, exp.Table]
+
+
+def _occurrences(scopes: list[Scope]) -> dict[tuple[str, str], list[Occurrence]]:
+    found: dict[tuple[str, str], list[Occurrence]] = {}
+    for scope in scopes:
+        for alias, source in _own_items(scope):
+            if _is_relation(source):
+                assert isinstance(source, exp.Table)
+                found.setdefault((source.db, source.name), []).append((scope, alias, source))
+    return found
+
+
+def _from_items(select: exp.Expression) -> list[exp.Expression]:
+    items: list[exp.Expression] = []
+    from_ = select.args.get("from_")
+    if from_ is not None:
+        items.append(from_.this)
+    items.extend(j.this for j in select.args.get("joins") or [])
+    return items
+
+
+def _own_items(scope: Scope) -> list[tuple[str, object]]:
+    """(alias, source) for the FROM items written in this scope (not CTEs merely visible to it)."""
+    out = []
+    for item in _from_items(scope.expression):
+        alias = str(item.alias_or_name)
+        out.append((alias, scope.sources.get(alias, item)))
+    return out
+
+
+def _resolves_to(scope: Scope, alias: str) -> Scope | None:
+    """The scope whose FROM defines `alias` as seen from `scope` (correlated references climb)."""
+    current: Scope | None = scope
+    while current is not None:
+        if alias in {a for a, _ in _own_items(current)}:
+            return current
+        current = current.parent
+    return None
+
+
+def _columns_read(occurrences: list[Occurrence], table: Table, scopes: list[Scope]) -> tuple[str, ...]:
+    used: set[str] = set()
+    for owner, alias, _ in occurrences:
+        for scope in scopes:
+            whole_row = any(tc.name == alias for tc in getattr(scope, "table_columns", [])) or any(
+                s.table == alias for s in scope.stars
+            )
+            if whole_row and _resolves_to(scope, alias) is owner:
+                return table.columns
+            for col in scope.columns:
+                if col.table == alias and _resolves_to(scope, alias) is owner:
+                    used.add(col.name)
+    return tuple(c for c in table.columns if c in used)
+
+
+# --------------------------------------------------------------------------------------------------
+# Delta-key queries
+# --------------------------------------------------------------------------------------------------
+
+
+def _conjuncts(node: exp.Expression | None) -> list[exp.Expression]:
+    if node is None:
+        return []
+    if isinstance(node, exp.Where):
+        node = node.this
+    if isinstance(node, exp.Paren) and isinstance(node.this, exp.And):
+        node = node.this
+    if isinstance(node, exp.And):
+        return _conjuncts(node.left) + _conjuncts(node.right)
+    return [node]
+
+
+def _aliases_in(node: exp.Expression) -> set[str]:
+    return {str(c.table) for c in node.find_all(exp.Column) if c.table}
+
+
+def _has_subquery(node: exp.Expression) -> bool:
+    return node.find(exp.Select) is not None
+
+
+def _and(parts: Iterable[exp.Expression]) -> exp.Expression | None:
+    parts = list(parts)
+    if not parts:
+        return None
+    return exp.and_(*[p.copy() for p in parts])
+
+
+@dataclass
+class _Step:
+    """A scope with the delta substituted somewhere below or inside it."""
+
+    select: exp.Select  # a copy of the scope's SELECT, rewritten
+    delta_alias: str | None  # the FROM item that now reads changed rows, if in this scope
+    nullable: set[str]  # aliases that may be NULL in rows containing the delta item
+    # when the delta is in a correlated subquery of this scope: that subquery and its step
+    subquery: tuple[Scope, "_Step"] | None = None
+
+
+class _KeyQueryBuilder:
+    def __init__(self, scopes: list[Scope], key_names: list[str], key_exprs: list[exp.Expression]):
+        self.scopes = scopes
+        self.root = scopes[-1]
+        self.key_names = key_names
+        self.key_exprs = key_exprs
+        self.root_aliases = {a for a, _ in _own_items(self.root)}
+
+    # -- entry ------------------------------------------------------------------------------------
+
+    def build(self, scope: Scope, alias: str, table: exp.Table) -> list[tuple[str, bool]]:
+        """Key queries (SQL, direct?) for one occurrence of a source table."""
+        delta = exp.Table(this=exp.to_identifier(DELTA), alias=exp.TableAlias(this=exp.to_identifier(alias)))
+        step = self._substitute(scope, alias, delta)
+        return [self._finish(s, sub_step) for s, sub_step in self._climb(scope, step)]
+
+    # -- climbing from the occurrence to the root -----------------------------------------------
+
+    def _climb(self, scope: Scope, step: _Step) -> Iterator[tuple[Scope, _Step]]:
+        if scope.is_root:
+            yield scope, step
+            return
+        if scope.is_subquery:
+            parent = scope.parent
+            assert parent is not None
+            exists = self._exists(scope, step)
+            parent_select = self._bare_copy(parent)
+            parent_select.where(exists, copy=False)
+            parent_step = _Step(parent_select, None, set(), (scope, step))
+            yield from self._climb(parent, parent_step)
+            return
+        if scope.is_derived_table or scope.is_cte:
+            body = step.select
+            for arg in ("order", "limit", "offset", "fetch", "distinct"):  # a superset of its rows
+                body.set(arg, None)
+            body.set("where", exp.Where(this=_and(self._safe_conjuncts(body.args.get("where"))))
+                     if self._safe_conjuncts(body.args.get("where")) else None)
+            for parent, alias in self._references(scope):
+                replacement = exp.Subquery(this=body.copy(), alias=exp.TableAlias(this=exp.to_identifier(alias)))
+                yield from self._climb(parent, self._substitute(parent, alias, replacement))
+            return
+        raise AssertionError(f"unexpected scope type {scope.scope_type}")
+
+    def _references(self, target: Scope) -> Iterator[tuple[Scope, str]]:
+        for scope in self.scopes:
+            for alias, source in _own_items(scope):
+                if source is target:
+                    yield scope, alias
+
+    # -- rewriting one scope --------------------------------------------------------------------
+
+    def _bare_copy(self, scope: Scope) -> exp.Select:
+        """The scope's FROM/WHERE only: grouping and ordering do not change membership. A derived
+        table or CTE keeps its projections (its parent reads them); they are SPJ, checked earlier."""
+        select = scope.expression.copy()
+        assert isinstance(select, exp.Select)
+        for arg in ("group", "having", "order", "limit", "offset", "fetch", "qualify", "distinct", "windows"):
+            select.set(arg, None)
+        if not (scope.is_derived_table or scope.is_cte):
+            select.set("expressions", [exp.Literal.number(1)])
+        kept = self._safe_conjuncts(select.args.get("where"))
+        select.set("where", exp.Where(this=_and(kept)) if kept else None)
+        return select
+
+    @staticmethod
+    def _safe_conjuncts(where: exp.Expression | None) -> list[exp.Expression]:
+        # Conjuncts with a subquery read other tables at their current state; dropping them only
+        # selects more keys.
+        return [c for c in _conjuncts(where) if not _has_subquery(c)]
+
+    def _substitute(self, scope: Scope, alias: str, replacement: exp.Expression) -> _Step:
+        """Replace FROM item `alias` and tighten outer joins to the rows that contain it."""
+        select = scope.expression.copy()
+        assert isinstance(select, exp.Select)
+        from_ = select.args["from_"]
+        joins = select.args.get("joins") or []
+        items = [from_.this] + [j.this for j in joins]
+        names = [str(i.alias_or_name) for i in items]
+        index = names.index(alias)
+        items[index].replace(replacement)
+        nullable: set[str] = set()
+        for j, join in enumerate(joins, start=1):
+            side = (join.side or "").upper()
+            left = set(names[:j])
+            if j == index:  # the delta item is joined here
+                if side == "LEFT":
+                    _set_side(join, None)
+                elif side == "RIGHT":
+                    nullable |= left
+                elif side == "FULL":
+                    _set_side(join, "RIGHT")
+                    nullable |= left
+            elif j > index:  # the delta item is on the left
+                if side == "LEFT":
+                    nullable.add(names[j])
+                elif side == "RIGHT":
+                    _set_side(join, None)
+                elif side == "FULL":
+                    _set_side(join, "LEFT")
+                    nullable.add(names[j])
+            else:  # joined before the delta item: keep, and remember what may be NULL
+                if side == "LEFT":
+                    nullable.add(names[j])
+                elif side == "RIGHT":
+                    nullable |= left
+                elif side == "FULL":
+                    nullable |= left | {names[j]}
+        return _Step(select, alias, nullable)
+
+    def _exists(self, scope: Scope, step: _Step) -> exp.Expression:
+        sub = step.select
+        conditions = self._safe_conjuncts(sub.args.get("where"))
+        # `x IN (SELECT c ...)`: only changed rows with c = x (or NULLs, which flip IN to NULL) matter.
+        container = scope.expression.parent
+        if isinstance(container, exp.Subquery):
+            container = container.parent
+        if isinstance(container, exp.In) and len(sub.expressions) == 1:
+            outer = container.this
+            inner = sub.expressions[0]
+            inner = inner.this if isinstance(inner, exp.Alias) else inner
+            conditions.append(
+                exp.paren(
+                    exp.or_(
+                        exp.EQ(this=inner.copy(), expression=outer.copy()),
+                        exp.Is(this=inner.copy(), expression=exp.Null()),
+                        exp.Is(this=outer.copy(), expression=exp.Null()),
+                    )
+                )
+            )
+        probe = exp.select(exp.Literal.number(1))
+        probe.set("from_", sub.args["from_"].copy())
+        probe.set("joins", [j.copy() for j in sub.args.get("joins") or []] or None)
+        if sub.args.get("with_"):
+            probe.set("with_", sub.args["with_"].copy())
+        if conditions:
+            probe.where(_and(conditions), copy=False)
+        return exp.Exists(this=probe)
+
+    # -- the final SELECT at the root -------------------------------------------------------------
+
+    def _finish(self, root: Scope, step: _Step) -> tuple[str, bool]:
+        direct = self._direct(step)
+        if direct is not None:
+            return direct, True
+        select = step.select
+        if step.delta_alias is not None:
+            # The delta sits in the root's own FROM: the root's projections are irrelevant.
+            kept = self._safe_conjuncts(select.args.get("where"))
+            select.set("where", exp.Where(this=_and(kept)) if kept else None)
+        for arg in ("group", "having", "order", "limit", "offset", "fetch", "qualify", "windows"):
+            select.set(arg, None)
+        select.set("expressions", self._key_projection())
+        select.set("distinct", exp.Distinct())
+        return select.sql(DIALECT), False
+
+    def _key_projection(self, exprs: Sequence[exp.Expression] | None = None) -> list[exp.Expression]:
+        return [
+            exp.alias_(e.copy(), exp.to_identifier(n, quoted=True))
+            for e, n in zip(exprs or self.key_exprs, self.key_names)
+        ]
+
+    def _direct(self, step: _Step) -> str | None:
+        """Read the keys off the changed rows without joining the rest of the model, when possible."""
+        # (a) the delta item is in the root and every key expression reads only that item, or is
+        #     equated to one of its columns by a WHERE conjunct or an inner join condition
+        if step.delta_alias is not None:
+            alias = step.delta_alias
+            equalities = self._safe_conjuncts(step.select.args.get("where"))
+            for join in step.select.args.get("joins") or []:
+                if not join.side and join.args.get("on") is not None:
+                    equalities += _conjuncts(join.args["on"])
+            replacements = []
+            for key in self.key_exprs:
+                if _aliases_in(key) == {alias}:
+                    replacements.append(key)
+                    continue
+                match = _equated_column(key, equalities, {alias}) if isinstance(key, exp.Column) else None
+                if match is None:
+                    return None
+                replacements.append(match)
+            item = next(i for i in _from_items(step.select) if str(i.alias_or_name) == alias)
+            probe = exp.select(*self._key_projection(replacements)).from_(item.copy()).distinct()
+            if step.select.args.get("with_"):
+                probe.set("with_", step.select.args["with_"].copy())
+            return probe.sql(DIALECT)
+        # (b) the delta is in a subquery directly under the root, correlated to each key column
+        sub = step.subquery
+        if sub is None:
+            return None
+        sub_scope, sub_step = sub
+        if sub_scope.parent is not self.root:
+            return None
+        own = {str(i.alias_or_name) for i in _from_items(sub_step.select)}
+        conjuncts = self._safe_conjuncts(sub_step.select.args.get("where"))
+        replacements: list[exp.Expression] = []
+        allowed = own - sub_step.nullable
+        for key in self.key_exprs:
+            if not isinstance(key, exp.Column) or key.table not in self.root_aliases:
+                return None
+            match = _equated_column(key, conjuncts, allowed)
+            if match is None:
+                return None
+            replacements.append(match)
+        local = [c for c in conjuncts if _aliases_in(c) <= own]
+        probe = exp.select(*self._key_projection(replacements)).distinct()
+        probe.set("from_", sub_step.select.args["from_"].copy())
+        probe.set("joins", [j.copy() for j in sub_step.select.args.get("joins") or []] or None)
+        if sub_step.select.args.get("with_"):
+            probe.set("with_", sub_step.select.args["with_"].copy())
+        if local:
+            probe.where(_and(local), copy=False)
+        if self.root.expression.args.get("with_") and not probe.args.get("with_"):
+            probe.set("with_", self.root.expression.args["with_"].copy())
+        return probe.sql(DIALECT)
+
+
+def _equated_column(key: exp.Column, conjuncts: list[exp.Expression], aliases: set[str]) -> exp.Column | None:
+    """A column of one of `aliases` that a conjunct `a = key` (or `key = a`) equates to `key`."""
+    for c in conjuncts:
+        if isinstance(c, exp.EQ):
+            for a, b in ((c.this, c.expression), (c.expression, c.this)):
+                if (isinstance(b, exp.Column) and b.table == key.table and b.name == key.name
+                        and isinstance(a, exp.Column) and a.table in aliases):
+                    return a
+    return None
+
+
+def _set_side(join: exp.Join, side: str | None) -> None:
+    join.set("side", side)
+    if side is None and (join.kind or "").upper() == "OUTER":
+        join.set("kind", None)
+
+
+# --------------------------------------------------------------------------------------------------
+# Lineage: which source columns feed each output column (and JSON path inside it)
+# --------------------------------------------------------------------------------------------------
+
+
+def _lineage(root: Scope, scopes: list[Scope]) -> dict[str, list[dict[str, str]]]:
+    by_select = {id(s.expression): s for s in scopes}
+    out: dict[str, list[dict[str, str]]] = {}
+    for projection in root.expression.expressions:
+        name = _output_name(projection)
+        value = projection.this if isinstance(projection, exp.Alias) else projection
+        found: dict[tuple[str, str], None] = {}
+        _walk_lineage(value, "", root, by_select, found, depth=0)
+        out[name] = [{"path": p, "source": s} for p, s in found]
+    return out
+
+
+def _walk_lineage(
+    node: exp.Expression,
+    path: str,
+    scope: Scope,
+    by_select: dict[int, Scope],
+    found: dict[tuple[str, str], None],
+    depth: int,
+) -> None:
+    if depth > 50:
+        return
+    if isinstance(node, exp.Func) and _function_name(node) in ("jsonb_build_object", "json_build_object"):
+        args = list(node.expressions)
+        for k, v in zip(args[::2], args[1::2]):
+            key = k.name if isinstance(k, exp.Literal) else "?"
+            _walk_lineage(v, f"{path}.{key}" if path else key, scope, by_select, found, depth + 1)
+        return
+    if isinstance(node, exp.Func) and _function_name(node) in ("jsonb_agg", "json_agg", "array_agg"):
+        path = f"{path}[]"
+    if isinstance(node, exp.Select):
+        inner = by_select.get(id(node), scope)
+        for p in node.expressions:
+            _walk_lineage(p.this if isinstance(p, exp.Alias) else p, path, inner, by_select, found, depth + 1)
+        return
+    if isinstance(node, exp.Column) and not isinstance(node.this, exp.Star):
+        _resolve_column(node.table, node.name, path, scope, by_select, found, depth)
+        return
+    if isinstance(node, exp.Column) and isinstance(node.this, exp.Star):
+        _resolve_column(node.table, "*", path, scope, by_select, found, depth)
+        return
+    if isinstance(node, exp.TableColumn):
+        _resolve_column(node.name, "*", path, scope, by_select, found, depth)
+        return
+    for child in node.iter_expressions():
+        _walk_lineage(child, path, scope, by_select, found, depth + 1)
+
+
+def _resolve_column(
+    alias: str,
+    column: str,
+    path: str,
+    scope: Scope | None,
+    by_select: dict[int, Scope],
+    found: dict[tuple[str, str], None],
+    depth: int,
+) -> None:
+    while scope is not None and alias not in scope.sources:
+        scope = scope.parent
+    if scope is None:
+        return
+    source = scope.sources[alias]
+    if _is_relation(source):
+        assert isinstance(source, exp.Table)
+        found[(path, f"{source.db}.{source.name}.{column}")] = None
+    elif isinstance(source, Scope) and isinstance(source.expression, exp.Select):
+        for p in source.expression.expressions:
+            if column == "*" or _output_name(p) == column:
+                value = p.this if isinstance(p, exp.Alias) else p
+                _walk_lineage(value, path, source, by_select, found, depth + 1)
