@@ -1,0 +1,141 @@
+"""Fixtures shared by the integration tests: a real PostgreSQL and real dbt invocations."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from pgtarget import PgTarget, resolve  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def pg() -> PgTarget:
+    target = resolve(prefer_local=True)
+    print(f"\nintegration tests on PostgreSQL {target.server_version()} ({target.kind})")
+    return target
+
+
+@pytest.fixture()
+def conn(pg: PgTarget) -> Iterator[psycopg.Connection[Any]]:
+    with psycopg.connect(pg.dsn, autocommit=True) as c:
+        yield c
+
+
+@contextmanager
+def _env(values: dict[str, str]) -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+@dataclass
+class DbtResult:
+    success: bool
+    results: list[Any]
+    messages: list[str]
+    exception: BaseException | None
+
+    def statuses(self) -> dict[str, str]:
+        """node name -> status message shown on the run line (e.g. 'SELECT 3', 'KEEP (unchanged)')."""
+        out = {}
+        for r in self.results:
+            out[r.node.name] = r.message or str(r.status)
+        return out
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.messages)
+
+
+@dataclass
+class DbtProject:
+    """A dbt project run with dbt's programmatic runner against the test database."""
+
+    pg: PgTarget
+    project_dir: Path
+    profiles_dir: Path
+    schema: str
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def app_schema(self) -> str:
+        return self.schema + "_app"
+
+    def run(self, *args: str, expect_ok: bool | None = True) -> DbtResult:
+        from dbt.cli.main import dbtRunner
+
+        messages: list[str] = []
+
+        def on_event(event: Any) -> None:
+            try:
+                messages.append(event.info.msg)
+            except Exception:  # noqa: BLE001 - some events carry no text
+                pass
+
+        target_path = self.project_dir / "target" / self.schema
+        cli = [*args, "--project-dir", str(self.project_dir), "--profiles-dir", str(self.profiles_dir),
+               "--target-path", str(target_path)]
+        with _env({**self.pg.profile_env(self.schema), **self.extra_env,
+                   "DBT_LOG_PATH": str(target_path / "logs"), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}):
+            res = dbtRunner(callbacks=[on_event]).invoke(cli)
+        results = list(getattr(res.result, "results", []) or [])
+        out = DbtResult(bool(res.success), results, messages, res.exception)
+        if expect_ok is True and not out.success:
+            raise AssertionError(f"dbt {' '.join(args)} failed:\n" + out.text[-6000:])
+        if expect_ok is False and out.success:
+            raise AssertionError(f"dbt {' '.join(args)} unexpectedly succeeded:\n" + out.text[-3000:])
+        return out
+
+    def drop(self, conn: psycopg.Connection[Any]) -> None:
+        for s in (self.schema, self.app_schema):
+            conn.execute(f'drop schema if exists "{s}" cascade')
+        conn.execute("select tviews.gc()") if conn.execute(
+            "select to_regprocedure('tviews.gc()') is not null").fetchone()[0] else None  # type: ignore[index]
+
+
+def unique_schema(prefix: str = "tvt") -> str:
+    return f"{prefix}_{secrets.token_hex(4)}"
+
+
+@pytest.fixture()
+def example_project(pg: PgTarget, conn: psycopg.Connection[Any]) -> Iterator[DbtProject]:
+    """The repository's example blog project, in a fresh schema, source tables created, not built."""
+    project = DbtProject(pg, REPO, REPO, unique_schema())
+    project.run("run-operation", "tviews.example_setup")
+    yield project
+    project.drop(conn)
+    shutil.rmtree(REPO / "target" / project.schema, ignore_errors=True)
+
+
+def divergences(conn: psycopg.Connection[Any], schema: str) -> list[tuple[Any, ...]]:
+    """Every row where a tview in `schema` differs from its SELECT (empty when all are exact)."""
+    rows = conn.execute(
+        "select t.tview_name, d.problem, d.row_data from tviews.tview t, "
+        "lateral tviews.diff(t.tview_schema, t.tview_name) d where t.tview_schema = %s",
+        (schema,),
+    ).fetchall()
+    return list(rows)
+
+
+def tview_count(conn: psycopg.Connection[Any], schema: str) -> int:
+    return int(conn.execute("select count(*) from tviews.tview where tview_schema = %s", (schema,)).fetchone()[0])  # type: ignore[index]
