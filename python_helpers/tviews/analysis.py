@@ -737,8 +737,15 @@ class _KeyQueryBuilder:
             replacements.append(match)
         local = [c for c in conjuncts if _aliases_in(c) <= own]
         probe = exp.select(*self._key_projection(replacements)).distinct()
-        probe.set("from_", sub_step.select.args["from_"].copy())
-        probe.set("joins", [j.copy() for j in sub_step.select.args.get("joins") or []] or None)
+        delta_alias = sub_step.delta_alias
+        if delta_alias is not None and all(r.table == delta_alias for r in replacements):
+            # Every key is a column of the changed rows: the subquery's other tables only filter.
+            item = next(i for i in _from_items(sub_step.select) if str(i.alias_or_name) == delta_alias)
+            probe.set("from_", exp.From(this=item.copy()))
+            local = [c for c in local if _aliases_in(c) <= {delta_alias}]
+        else:
+            probe.set("from_", sub_step.select.args["from_"].copy())
+            probe.set("joins", [j.copy() for j in sub_step.select.args.get("joins") or []] or None)
         if sub_step.select.args.get("with_"):
             probe.set("with_", sub_step.select.args["with_"].copy())
         if local:
