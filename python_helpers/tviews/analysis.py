@@ -165,7 +165,7 @@ def analyze(sql: str, *, model: str, unique_key: Sequence[str] | None, catalog: 
                 schema=schema,
                 name=name,
                 columns=_columns_read(occurrences, table, scopes),
-                key_query="\nUNION\n".join(sql for sql, _ in queries),
+                key_query=sql_union([sql for sql, _ in queries]),
                 direct=all(direct for _, direct in queries),
             )
         )
@@ -180,6 +180,13 @@ def analyze(sql: str, *, model: str, unique_key: Sequence[str] | None, catalog: 
 # --------------------------------------------------------------------------------------------------
 # Binding and qualification
 # --------------------------------------------------------------------------------------------------
+
+
+def sql_union(queries: list[str]) -> str:
+    """UNION of key queries; each is parenthesized, since each may carry its own WITH."""
+    if len(queries) == 1:
+        return queries[0]
+    return "\nUNION\n".join(f"({q})" for q in queries)
 
 
 def _strip(sql: str) -> str:
@@ -528,6 +535,9 @@ class _Step:
     select: exp.Select  # a copy of the scope's SELECT, rewritten
     delta_alias: str | None  # the FROM item that now reads changed rows, if in this scope
     nullable: set[str]  # aliases that may be NULL in rows containing the delta item
+    # outer joins where the delta item's side is the one NULL-extended: (join index, that side's
+    # aliases). Rows of the other side that *lack* a match depend on the changed rows too.
+    null_joins: list[tuple[int, set[str]]] = field(default_factory=list)
     # when the delta is in a correlated subquery of this scope: that subquery and its step
     subquery: tuple[Scope, "_Step"] | None = None
 
@@ -546,7 +556,7 @@ class _KeyQueryBuilder:
         """Key queries (SQL, direct?) for one occurrence of a source table."""
         delta = exp.Table(this=exp.to_identifier(DELTA), alias=exp.TableAlias(this=exp.to_identifier(alias)))
         step = self._substitute(scope, alias, delta)
-        return [self._finish(s, sub_step) for s, sub_step in self._climb(scope, step)]
+        return [q for s, sub_step in self._climb(scope, step) for q in self._finish(s, sub_step)]
 
     # -- climbing from the occurrence to the root -----------------------------------------------
 
@@ -613,25 +623,30 @@ class _KeyQueryBuilder:
         index = names.index(alias)
         items[index].replace(replacement)
         nullable: set[str] = set()
+        null_joins: list[tuple[int, set[str]]] = []
         for j, join in enumerate(joins, start=1):
             side = (join.side or "").upper()
             left = set(names[:j])
             if j == index:  # the delta item is joined here
                 if side == "LEFT":
                     _set_side(join, None)
+                    null_joins.append((j, {alias}))
                 elif side == "RIGHT":
                     nullable |= left
                 elif side == "FULL":
                     _set_side(join, "RIGHT")
                     nullable |= left
+                    null_joins.append((j, {alias}))
             elif j > index:  # the delta item is on the left
                 if side == "LEFT":
                     nullable.add(names[j])
                 elif side == "RIGHT":
                     _set_side(join, None)
+                    null_joins.append((j, left))
                 elif side == "FULL":
                     _set_side(join, "LEFT")
                     nullable.add(names[j])
+                    null_joins.append((j, left))
             else:  # joined before the delta item: keep, and remember what may be NULL
                 if side == "LEFT":
                     nullable.add(names[j])
@@ -639,7 +654,7 @@ class _KeyQueryBuilder:
                     nullable |= left
                 elif side == "FULL":
                     nullable |= left | {names[j]}
-        return _Step(select, alias, nullable)
+        return _Step(select, alias, nullable, null_joins)
 
     def _exists(self, scope: Scope, step: _Step) -> exp.Expression:
         sub = step.select
@@ -672,20 +687,41 @@ class _KeyQueryBuilder:
 
     # -- the final SELECT at the root -------------------------------------------------------------
 
-    def _finish(self, root: Scope, step: _Step) -> tuple[str, bool]:
+    def _finish(self, root: Scope, step: _Step) -> list[tuple[str, bool]]:
+        out = [self._main(step)]
+        if step.delta_alias is not None:
+            out += [(sql, False) for sql in self._unmatched(step)]
+        return out
+
+    def _main(self, step: _Step) -> tuple[str, bool]:
         direct = self._direct(step)
         if direct is not None:
             return direct, True
-        select = step.select
-        if step.delta_alias is not None:
-            # The delta sits in the root's own FROM: the root's projections are irrelevant.
-            kept = self._safe_conjuncts(select.args.get("where"))
-            select.set("where", exp.Where(this=_and(kept)) if kept else None)
+        select = self._keys_select(step.select.copy(), self.key_exprs)
+        return select.sql(DIALECT), False
+
+    def _keys_select(self, select: exp.Select, key_exprs: Sequence[exp.Expression]) -> exp.Select:
+        kept = self._safe_conjuncts(select.args.get("where"))
+        select.set("where", exp.Where(this=_and(kept)) if kept else None)
         for arg in ("group", "having", "order", "limit", "offset", "fetch", "qualify", "windows"):
             select.set(arg, None)
-        select.set("expressions", self._key_projection())
+        select.set("expressions", self._key_projection(key_exprs))
         select.set("distinct", exp.Distinct())
-        return select.sql(DIALECT), False
+        return select
+
+    def _unmatched(self, step: _Step) -> list[str]:
+        """Keys of rows where the changed rows' side of an outer join is NULL-extended: such a row
+        appears or vanishes when a matching row is deleted or inserted. Its key is the key with
+        that side's columns NULL, on the other side's rows that match the changed rows."""
+        out = []
+        for j, side in step.null_joins:
+            if not any(_aliases_in(k) & side for k in self.key_exprs):
+                continue  # same keys as the rows that contain the changed rows
+            select = step.select.copy()
+            _set_side(select.args["joins"][j - 1], None)
+            nulled = [_null_columns(k.copy(), side) for k in self.key_exprs]
+            out.append(self._keys_select(select, nulled).sql(DIALECT))
+        return out
 
     def _key_projection(self, exprs: Sequence[exp.Expression] | None = None) -> list[exp.Expression]:
         return [
@@ -764,6 +800,14 @@ def _equated_column(key: exp.Column, conjuncts: list[exp.Expression], aliases: s
                         and isinstance(a, exp.Column) and a.table in aliases):
                     return a
     return None
+
+
+def _null_columns(node: exp.Expression, aliases: set[str]) -> exp.Expression:
+    """Replace the columns of `aliases` by NULL of the same type (CASE WHEN false THEN col END)."""
+    for col in list(node.find_all(exp.Column)):
+        if col.table in aliases:
+            col.replace(exp.Case(ifs=[exp.If(this=exp.false(), true=col.copy())]))
+    return node
 
 
 def _set_side(join: exp.Join, side: str | None) -> None:

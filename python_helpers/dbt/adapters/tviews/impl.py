@@ -9,37 +9,15 @@ from __future__ import annotations
 
 import json
 import secrets
-from typing import Any
+from typing import Any, Sequence
 
 from dbt.adapters.base import available
 from dbt.adapters.postgres import PostgresAdapter
 from dbt_common.exceptions import DbtRuntimeError
 
 import tviews
-from tviews.runtime import quote_ident
+from tviews.pgcatalog import current_settings, load_catalog
 from dbt.adapters.tviews.connections import TviewsConnectionManager
-
-# Settings that change what the SELECT returns; maintenance pins them to the build's values, and a
-# change of them in the build session is a change of definition.
-PINNED_SETTINGS = ("search_path", "TimeZone", "DateStyle", "IntervalStyle", "extra_float_digits", "bytea_output")
-
-_TABLE_SQL = """
-select n.nspname, c.relname, c.relkind,
-       coalesce(array_agg(a.attname::text order by a.attnum) filter (where a.attnum is not null), '{}')
-from pg_class c
-join pg_namespace n on n.oid = c.relnamespace
-left join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
-where c.oid = to_regclass(%s)
-group by 1, 2, 3
-"""
-
-_FUNCTION_SQL = """
-select lower(proname::text),
-       case when bool_and(provolatile = 'v') then 'v' when bool_and(provolatile = 'i') then 'i' else 's' end,
-       bool_or(prokind = 'a'), bool_or(prokind = 'w'), bool_and(proretset)
-from pg_proc where lower(proname::text) = any(%s)
-group by 1
-"""
 
 
 class TviewsAdapter(PostgresAdapter):
@@ -51,7 +29,7 @@ class TviewsAdapter(PostgresAdapter):
 
     # -- helpers ---------------------------------------------------------------------------------
 
-    def _query(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+    def _query(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         # dbt's execute() takes no bind parameters; use the same connection's cursor directly so
         # names from the SQL are never spliced into catalog queries. Inside the model's transaction.
         connection = self.connections.get_thread_connection()
@@ -61,25 +39,6 @@ class TviewsAdapter(PostgresAdapter):
         with handle.cursor() as cur:
             cur.execute(sql, params)
             return list(cur.fetchall())
-
-    def _catalog(self, sql: str, model: str) -> tviews.Catalog:
-        tables: dict[tuple[str, str], tviews.Table] = {}
-        unqualified: dict[str, str] = {}
-        for schema, name in tviews.referenced_tables(sql, model):
-            regclass = ".".join(quote_ident(part) for part in (schema, name) if part)
-            rows = self._query(_TABLE_SQL, (regclass,))
-            if not rows:
-                continue  # reported by the analysis, with the model's name
-            s, n, kind, columns = rows[0]
-            tables[(s, n)] = tviews.Table(s, n, kind, tuple(columns))
-            if not schema:
-                unqualified[name] = s
-        names = tviews.referenced_functions(sql, model)
-        functions = {
-            name: tviews.Function(name, vol, bool(agg), bool(win), bool(srf))
-            for name, vol, agg, win, srf in (self._query(_FUNCTION_SQL, (names,)) if names else [])
-        }
-        return tviews.Catalog(tables=tables, unqualified=unqualified, functions=functions)
 
     # -- called from Jinja -----------------------------------------------------------------------
 
@@ -101,13 +60,11 @@ class TviewsAdapter(PostgresAdapter):
         if isinstance(unique_key, str):
             unique_key = [unique_key]
         try:
-            catalog = self._catalog(sql, model)
+            catalog = load_catalog(self._query, sql, model)
             plan = tviews.analyze(sql, model=model, unique_key=unique_key or None, catalog=catalog)
         except tviews.TviewError as e:
             raise DbtRuntimeError(str(e)) from e
-        settings = self._query(
-            "select " + ", ".join("current_setting(%s)" for _ in PINNED_SETTINGS), PINNED_SETTINGS
-        )[0]
+        settings = current_settings(self._query)
         data = plan.to_dict()
         return {
             "key_columns": list(plan.key_columns),
