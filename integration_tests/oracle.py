@@ -259,17 +259,19 @@ class Oracle:
             self._exec(f"insert into {{s}}.tb_user values ({nid}, 'u{nid}', true, {self._pick('tb_group', 'pk_group') or 'null'})")
         elif kind == "del_user" and u is not None:
             self._exec(f"delete from {{s}}.tb_user where pk_user = {u}")
-        elif kind == "tag" and p is not None:
+        elif kind == "tag" and p is not None and self._ids("tb_tag", "pk_tag"):
             t = self._pick("tb_tag", "pk_tag")
             self._exec(f"insert into {{s}}.tb_post_tag values ({p}, {t}) on conflict do nothing")
         elif kind == "untag" and p is not None:
             self._exec(f"delete from {{s}}.tb_post_tag where fk_post = {p}")
-        elif kind == "upd_tag":
+        elif kind == "upd_tag" and self._ids("tb_tag", "pk_tag"):
             t = self._pick("tb_tag", "pk_tag")
             self._exec(f"update {{s}}.tb_tag set name = name || '{r.randint(0, 9)}' where pk_tag = {t}")
         elif kind == "category":
             c, parent = self._pick("tb_category", "pk_category"), self._pick("tb_category", "pk_category")
             op = r.choice(["reparent", "rename", "insert", "delete"])
+            if c is None and op != "insert":
+                return
             if op == "reparent" and c != parent:
                 self._exec(f"update {{s}}.tb_category set fk_parent = {r.choice([parent, 'null'])} where pk_category = {c}")
             elif op == "rename":
@@ -279,7 +281,7 @@ class Oracle:
                 self._exec(f"insert into {{s}}.tb_category values ({nid}, {parent or 'null'}, 'c{nid}')")
             elif c is not None:
                 self._exec(f"delete from {{s}}.tb_category where pk_category = {c}")
-        elif kind == "group":
+        elif kind == "group" and self._ids("tb_group", "pk_group"):
             g = self._pick("tb_group", "pk_group")
             self._exec(f"update {{s}}.tb_group set name = name || 'y' where pk_group = {g}")
         elif kind == "multi":

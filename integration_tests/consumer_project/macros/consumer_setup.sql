@@ -23,7 +23,7 @@
       status      text not null default 'open'
     );
     create index if not exists tb_order_fk_customer on {{ src }}.tb_order (fk_customer);
-    create or replace view {{ src }}.v_customer as select * from {{ src }}.tb_customer;
+    create or replace view {{ src }}.v_customer as select pk_customer, name, region from {{ src }}.tb_customer;
     create table if not exists {{ src }}.tb_audit (
       id    bigint generated always as identity primary key,
       event text not null,

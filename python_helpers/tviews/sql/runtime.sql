@@ -196,29 +196,29 @@ BEGIN
     -- `= ANY(array)` per column is a plain restriction the planner pushes into the SELECT (through
     -- joins, into GROUP BY subqueries) and answers with the key's index; for a composite key the
     -- exact tuple test follows.
-    v_filter_d := (SELECT string_agg(format('d.%s = ANY (tviews_k%s)', v_key[i], i), ' AND ')
+    v_filter_d := (SELECT string_agg(format('tviews_d.%s = ANY (tviews_k%s)', v_key[i], i), ' AND ')
                    FROM generate_subscripts(v_key, 1) AS i);
-    v_filter_t := replace(v_filter_d, 'd.', 't.');
+    v_filter_t := replace(v_filter_d, 'tviews_d.', 'tviews_t.');
     IF array_length(v_key, 1) > 1 THEN
         v_filter_d := v_filter_d || format(' AND (%s) IN (SELECT * FROM unnest(%s))',
-            (SELECT string_agg('d.' || k, ', ') FROM unnest(v_key) k), v_args);
+            (SELECT string_agg('tviews_d.' || k, ', ') FROM unnest(v_key) k), v_args);
         v_filter_t := v_filter_t || format(' AND (%s) IN (SELECT * FROM unnest(%s))',
-            (SELECT string_agg('t.' || k, ', ') FROM unnest(v_key) k), v_args);
+            (SELECT string_agg('tviews_t.' || k, ', ') FROM unnest(v_key) k), v_args);
     END IF;
-    v_match := (SELECT string_agg(format('f.%s = t.%s', k, k), ' AND ') FROM unnest(v_key) k);
+    v_match := (SELECT string_agg(format('tviews_f.%s = tviews_t.%s', k, k), ' AND ') FROM unnest(v_key) k);
 
     -- Rows are rewritten only when a column really changed, so unchanged rows cause no write and
     -- no cascade into tviews built on this one. Types without equality are compared as text.
     SELECT string_agg(format('%I = excluded.%I', a.attname, a.attname), ', ' ORDER BY a.attnum),
            string_agg(CASE WHEN @schema@._comparable(a.atttypid::regtype)
-                           THEN format('t.%I IS DISTINCT FROM excluded.%I', a.attname, a.attname)
-                           ELSE format('t.%I::text IS DISTINCT FROM excluded.%I::text', a.attname, a.attname)
+                           THEN format('tviews_t.%I IS DISTINCT FROM excluded.%I', a.attname, a.attname)
+                           ELSE format('tviews_t.%I::text IS DISTINCT FROM excluded.%I::text', a.attname, a.attname)
                       END, ' OR ' ORDER BY a.attnum)
     INTO v_set, v_changed
     FROM pg_attribute a
     WHERE a.attrelid = v_rel::regclass AND a.attnum > 0 AND NOT a.attisdropped
       AND a.attname <> ALL (t.key_columns);
-    v_upsert := format('INSERT INTO %s AS t (%s) SELECT %s FROM fresh ON CONFLICT (%s) ',
+    v_upsert := format('INSERT INTO %s AS tviews_t (%s) SELECT %s FROM tviews_fresh ON CONFLICT (%s) ',
                        v_rel, array_to_string(v_cols, ', '), array_to_string(v_cols, ', '),
                        array_to_string(v_key, ', '))
              || CASE WHEN v_set IS NULL THEN 'DO NOTHING'
@@ -231,16 +231,16 @@ LANGUAGE plpgsql SECURITY DEFINER%s
 AS $tviews_body$
 #variable_conflict use_column
 BEGIN
-    WITH fresh AS MATERIALIZED (
-        SELECT %s FROM %s AS d WHERE %s
-    ), removed AS (
-        DELETE FROM %s AS t WHERE %s AND NOT EXISTS (SELECT FROM fresh f WHERE %s)
+    WITH tviews_fresh AS MATERIALIZED (
+        SELECT %s FROM %s AS tviews_d WHERE %s
+    ), tviews_removed AS (
+        DELETE FROM %s AS tviews_t WHERE %s AND NOT EXISTS (SELECT FROM tviews_fresh tviews_f WHERE %s)
     )
     %s;
 END
 $tviews_body$$f$,
         t.base_name || '__apply', v_params, v_settings,
-        (SELECT string_agg('d.' || c, ', ') FROM unnest(v_cols) c), v_def, v_filter_d,
+        (SELECT string_agg('tviews_d.' || c, ', ') FROM unnest(v_cols) c), v_def, v_filter_d,
         v_rel, v_filter_t, v_match, v_upsert);
 
     -- full(): recompute everything (TRUNCATE of a source, rebuild of a tview this one reads).
@@ -251,17 +251,17 @@ AS $tviews_body$
 #variable_conflict use_column
 BEGIN
     PERFORM set_config('tviews.maintaining', 'on', true);
-    WITH fresh AS MATERIALIZED (
-        SELECT %s FROM %s AS d
-    ), removed AS (
-        DELETE FROM %s AS t WHERE NOT EXISTS (SELECT FROM fresh f WHERE %s)
+    WITH tviews_fresh AS MATERIALIZED (
+        SELECT %s FROM %s AS tviews_d
+    ), tviews_removed AS (
+        DELETE FROM %s AS tviews_t WHERE NOT EXISTS (SELECT FROM tviews_fresh tviews_f WHERE %s)
     )
     %s;
     PERFORM set_config('tviews.maintaining', '', true);
 END
 $tviews_body$$f$,
         t.base_name || '__full', v_settings,
-        (SELECT string_agg('d.' || c, ', ') FROM unnest(v_cols) c), v_def,
+        (SELECT string_agg('tviews_d.' || c, ', ') FROM unnest(v_cols) c), v_def,
         v_rel, v_match, v_upsert);
 
     -- diff(): rows of the tview missing from its SELECT and the reverse, duplicates counted.
@@ -269,11 +269,13 @@ $tviews_body$$f$,
 CREATE OR REPLACE FUNCTION @schema@.%I() RETURNS TABLE (problem text, row_data jsonb)
 LANGUAGE sql STABLE SECURITY DEFINER%s
 AS $tviews_body$
-    WITH tv AS (SELECT to_jsonb(t) AS r FROM %s AS t),
-         def AS (SELECT to_jsonb(d) AS r FROM %s AS d)
-    SELECT 'missing from tview', r FROM (SELECT r FROM def EXCEPT ALL SELECT r FROM tv) a
+    WITH tviews_tv AS (SELECT to_jsonb(tviews_t) AS tviews_r FROM %s AS tviews_t),
+         tviews_def AS (SELECT to_jsonb(tviews_d) AS tviews_r FROM %s AS tviews_d)
+    SELECT 'missing from tview', tviews_r
+    FROM (SELECT tviews_r FROM tviews_def EXCEPT ALL SELECT tviews_r FROM tviews_tv) tviews_a
     UNION ALL
-    SELECT 'extra in tview', r FROM (SELECT r FROM tv EXCEPT ALL SELECT r FROM def) b
+    SELECT 'extra in tview', tviews_r
+    FROM (SELECT tviews_r FROM tviews_tv EXCEPT ALL SELECT tviews_r FROM tviews_def) tviews_b
 $tviews_body$$f$,
         t.base_name || '__diff', v_settings, v_rel, v_def);
 
@@ -299,8 +301,8 @@ $tviews_body$$f$,
             '(SELECT %1$s FROM old_rows EXCEPT ALL SELECT %1$s FROM new_rows) UNION ALL '
             '(SELECT %1$s FROM new_rows EXCEPT ALL SELECT %1$s FROM old_rows)', v_src_cols)
             ELSE format('SELECT %1$s FROM old_rows UNION ALL SELECT %1$s FROM new_rows', v_src_cols) END;
-        v_keys_sel := format('SELECT %s INTO %s FROM (SELECT DISTINCT * FROM (%s) q) k',
-            (SELECT string_agg(format('array_agg(k.%s)', v_key[i]), ', ') FROM generate_subscripts(v_key, 1) i),
+        v_keys_sel := format('SELECT %s INTO %s FROM (SELECT DISTINCT * FROM (%s) tviews_q) tviews_k',
+            (SELECT string_agg(format('array_agg(tviews_k.%s)', v_key[i]), ', ') FROM generate_subscripts(v_key, 1) i),
             v_args, s.key_query);
 
         EXECUTE format($f$

@@ -1,0 +1,549 @@
+"""The life of a tview model across dbt runs, in a consumer project that installs the package.
+
+Each test copies integration_tests/consumer_project to a temporary directory (so it can rewrite
+model files), points packages.yml at this repository and works in its own schemas.
+
+The helpers at the top (ConsumerProject, consumer_template, maintenance-object queries) are shared
+with test_configs.py and test_errors.py.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import secrets
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from conftest import REPO, DbtProject, divergences, unique_schema
+from pgtarget import PgTarget
+
+CONSUMER = Path(__file__).resolve().parent / "consumer_project"
+EXAMPLE_MODELS = ("tv_post", "tv_comment", "tv_user", "tv_tag")
+
+# --------------------------------------------------------------------------------------------------
+# Shared helpers
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class ConsumerProject(DbtProject):
+    """A private copy of consumer_project, run in schema `schema` (sources in `<schema>_src`)."""
+
+    extra_schemas: list[str] = dataclasses.field(default_factory=list)
+
+    @property
+    def src_schema(self) -> str:
+        return self.schema + "_src"
+
+    def model_path(self, name: str) -> Path:
+        return self.project_dir / "models" / f"{name}.sql"
+
+    def write_model(self, name: str, sql: str) -> None:
+        self.model_path(name).write_text(sql)
+
+    def remove_model(self, name: str) -> None:
+        self.model_path(name).unlink()
+
+    def setup(self, rows: int = 3) -> None:
+        self.run("run-operation", "consumer_setup", "--args", json.dumps({"rows": rows}))
+
+    def drop_all(self, conn: psycopg.Connection[Any], runtime: str = "tviews") -> None:
+        for s in (self.schema, self.src_schema, *self.extra_schemas):
+            conn.execute(f'drop schema if exists "{s}" cascade')
+        if conn.execute("select to_regprocedure(%s) is not null", (f'"{runtime}".gc()',)).fetchone()[0]:  # type: ignore[index]
+            conn.execute(f'select "{runtime}".gc()')
+
+
+def make_template(pg: PgTarget, root: Path) -> Path:
+    """consumer_project copied to `root`, packages.yml pointing at this repository, `dbt deps` done."""
+    shutil.copytree(CONSUMER, root, ignore=shutil.ignore_patterns("target", "dbt_packages", "logs",
+                                                                   "package-lock.yml"))
+    (root / "packages.yml").write_text(f"packages:\n  - local: {REPO}\n")
+    from dbt.cli.main import dbtRunner
+
+    # `dbt deps` takes no --target-path, so it is invoked directly rather than via DbtProject.run
+    res = dbtRunner().invoke(["deps", "--project-dir", str(root), "--profiles-dir", str(root)])
+    assert res.success, f"dbt deps failed: {res.exception}"
+    assert (root / "dbt_packages" / "tviews").exists()
+    return root
+
+
+def copy_project(pg: PgTarget, template: Path, dest: Path, prefix: str = "tvc") -> ConsumerProject:
+    """A fresh copy of the prepared template (dbt_packages included) in `dest`, with its own schema."""
+    shutil.copytree(template, dest, symlinks=True, ignore=shutil.ignore_patterns("target", "logs"))
+    return ConsumerProject(pg, dest, dest, unique_schema(prefix))
+
+
+@pytest.fixture(scope="module")
+def consumer_template(pg: PgTarget, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_template(pg, tmp_path_factory.mktemp("consumer") / "template")
+
+
+@pytest.fixture(scope="module")
+def mconn(pg: PgTarget) -> Iterator[psycopg.Connection[Any]]:
+    """An autocommit connection shared by a module's fixtures and tests."""
+    with psycopg.connect(pg.dsn, autocommit=True) as c:
+        yield c
+
+
+@pytest.fixture()
+def consumer(pg: PgTarget, consumer_template: Path, tmp_path: Path,
+             mconn: psycopg.Connection[Any]) -> Iterator[ConsumerProject]:
+    """A private copy of the consumer project with its source tables created (3 customers), not built."""
+    project = copy_project(pg, consumer_template, tmp_path / "project")
+    project.setup()
+    yield project
+    project.drop_all(mconn)
+
+
+def q(conn: psycopg.Connection[Any], sql: str, *params: Any) -> list[tuple[Any, ...]]:
+    return list(conn.execute(sql, params).fetchall())
+
+
+def one(conn: psycopg.Connection[Any], sql: str, *params: Any) -> Any:
+    row = conn.execute(sql, params).fetchone()
+    return None if row is None else row[0]
+
+
+def schema_exists(conn: psycopg.Connection[Any], schema: str) -> bool:
+    return bool(one(conn, "select to_regnamespace(%s) is not null", schema))
+
+
+def relation_oid(conn: psycopg.Connection[Any], schema: str, name: str) -> tuple[int, int] | None:
+    """(pg_class.oid, relfilenode) of a relation, None when it does not exist."""
+    row = conn.execute("select c.oid::bigint, c.relfilenode::bigint from pg_class c "
+                       "where c.oid = to_regclass(format('%%I.%%I', %s::text, %s::text))",
+                       (schema, name)).fetchone()
+    return None if row is None else (int(row[0]), int(row[1]))
+
+
+def catalog_rows(conn: psycopg.Connection[Any], schemas: list[str], runtime: str = "tviews") -> set[str]:
+    """'schema.name' of every catalog entry in `schemas` (empty when the runtime does not exist)."""
+    if not one(conn, "select to_regclass(%s) is not null", f'"{runtime}".tview'):
+        return set()
+    return {r[0] for r in q(conn, f'select tview_schema || \'.\' || tview_name from "{runtime}".tview '
+                                  "where tview_schema = any(%s)", schemas)}
+
+
+def tviews_triggers(conn: psycopg.Connection[Any], schemas: list[str]) -> set[tuple[str, str]]:
+    """(table, trigger) for every trigger named tviews_% on a table in `schemas`."""
+    return set(q(conn, r"""
+        select n.nspname || '.' || c.relname, g.tgname::text
+        from pg_trigger g join pg_class c on c.oid = g.tgrelid join pg_namespace n on n.oid = c.relnamespace
+        where not g.tgisinternal and g.tgname like 'tviews\_%%' and n.nspname = any(%s)""", schemas))
+
+
+def expected_triggers(conn: psycopg.Connection[Any], schemas: list[str], runtime: str = "tviews") -> set[tuple[str, str]]:
+    """The triggers the catalog says tviews in `schemas` need: 4 per source, a guard per tview."""
+    if not one(conn, "select to_regclass(%s) is not null", f'"{runtime}".tview'):
+        return set()
+    rt = f'"{runtime}"'
+    return set(q(conn, f"""
+        select s.source_schema || '.' || s.source_name,
+               ({rt}._trigger_name(t.tview_schema, t.tview_name, s.source_schema, s.source_name) || x)::text
+        from {rt}.tview t join {rt}.tview_source s using (tview_id),
+             unnest(array['_ins', '_upd', '_del', '_trn']) x
+        where t.tview_schema = any(%s) or s.source_schema = any(%s)
+        union all
+        select t.tview_schema || '.' || t.tview_name, 'tviews_guard' from {rt}.tview t
+        where t.tview_schema = any(%s)""", schemas, schemas, schemas))
+
+
+def generated_functions(conn: psycopg.Connection[Any], runtime: str = "tviews") -> set[str]:
+    """Names of every generated (per-tview) function in the runtime schema."""
+    return {r[0] for r in q(conn, r"""
+        select proname::text from pg_proc where pronamespace = to_regnamespace(%s)
+          and proname ~ '(__apply|__full|__diff|_src)$'""", runtime)}
+
+
+def expected_functions(conn: psycopg.Connection[Any], runtime: str = "tviews",
+                       schemas: list[str] | None = None) -> set[str]:
+    """The generated functions the catalog accounts for (of tviews in `schemas`, or of every tview)."""
+    if not one(conn, "select to_regclass(%s) is not null", f'"{runtime}".tview'):
+        return set()
+    rt = f'"{runtime}"'
+    where = "where t.tview_schema = any(%s)" if schemas is not None else ""
+    params = (schemas,) if schemas is not None else ()
+    return {r[0] for r in q(conn, f"""
+        select (t.base_name || x)::text from {rt}.tview t, unnest(array['__apply', '__full', '__diff']) x {where}
+        union all
+        select s.function_name::text from {rt}.tview t join {rt}.tview_source s using (tview_id) {where}""",
+                            *(params * 2))}
+
+
+def tview_functions(conn: psycopg.Connection[Any], schema: str, name: str, runtime: str = "tviews") -> set[str]:
+    """The generated functions of one tview, per the catalog: apply, full, diff and one per source."""
+    rt = f'"{runtime}"'
+    return {r[0] for r in q(conn, f"""
+        select (t.base_name || x)::text from {rt}.tview t, unnest(array['__apply', '__full', '__diff']) x
+        where t.tview_schema = %s and t.tview_name = %s
+        union all
+        select s.function_name::text from {rt}.tview t join {rt}.tview_source s using (tview_id)
+        where t.tview_schema = %s and t.tview_name = %s""", schema, name, schema, name)}
+
+
+def assert_maintenance_exact(conn: psycopg.Connection[Any], project: ConsumerProject, runtime: str = "tviews") -> None:
+    """Triggers on the project's tables and generated functions are exactly what the catalog needs."""
+    schemas = [project.schema, project.src_schema, *project.extra_schemas]
+    assert tviews_triggers(conn, schemas) == expected_triggers(conn, schemas, runtime)
+    assert generated_functions(conn, runtime) == expected_functions(conn, runtime), "orphan or missing functions"
+
+
+def model_result(conn: psycopg.Connection[Any], sql: str) -> list[tuple[Any, ...]]:
+    return sorted(q(conn, sql), key=repr)
+
+
+# The SELECTs of the consumer's models, as plain SQL over a source schema (to compare contents).
+def customer_sql(src: str) -> str:
+    return (f'select c.pk_customer, c.name, c.region, '
+            f'(select count(*) from "{src}".tb_order o where o.fk_customer = c.pk_customer), '
+            f'(select coalesce(sum(o.amount), 0) from "{src}".tb_order o where o.fk_customer = c.pk_customer) '
+            f'from "{src}".tb_customer c')
+
+
+TV_ORDER_ONE_SOURCE = """{{ config(materialized='tview', unique_key='pk_order') }}
+-- changed: no join any more, a computed column
+select o.pk_order, o.fk_customer, o.amount * 2 as double_amount, upper(o.status) as status
+from {{ source('shop', 'tb_order') }} o
+where o.status <> 'cancelled'
+"""
+
+
+# --------------------------------------------------------------------------------------------------
+# Tests
+# --------------------------------------------------------------------------------------------------
+
+
+def test_consumer_project_builds_only_its_own_models(consumer: ConsumerProject, mconn) -> None:
+    """dbt build in a project that installs the package builds its own tviews and none of the package's example models."""
+    res = consumer.run("build")
+    assert set(res.statuses()) >= {"tv_customer", "tv_order", "tv_region"}
+    assert not any(name in res.statuses() for name in EXAMPLE_MODELS)
+    tables = {r[0] for r in q(mconn, "select table_name::text from information_schema.tables "
+                                     "where table_schema = %s", consumer.schema)}
+    assert tables == {"tv_customer", "tv_order", "tv_region"}
+    assert not any(q(mconn, "select 1 from information_schema.tables where table_name = any(%s) "
+                            "and table_schema like %s", list(EXAMPLE_MODELS), consumer.schema + "%"))
+    assert catalog_rows(mconn, [consumer.schema]) == {f"{consumer.schema}.{n}" for n in ("tv_customer", "tv_order", "tv_region")}
+    assert divergences(mconn, consumer.schema) == []
+    assert_maintenance_exact(mconn, consumer)
+
+
+def test_second_run_is_a_noop_on_a_large_table(pg: PgTarget, consumer_template: Path, tmp_path: Path, mconn) -> None:
+    """A second dbt run with the same SQL and config keeps every tview (same OID and relfilenode) and takes seconds on 200k rows."""
+    project = copy_project(pg, consumer_template, tmp_path / "project")
+    try:
+        project.setup(rows=100_000)  # 100k customers, 200k orders
+        t0 = time.monotonic()
+        project.run("run")
+        first = time.monotonic() - t0
+        assert one(mconn, f'select count(*) from "{project.schema}".tv_order') == 200_000
+        before = {n: relation_oid(mconn, project.schema, n) for n in ("tv_customer", "tv_order", "tv_region")}
+        t0 = time.monotonic()
+        second = project.run("run")
+        elapsed = time.monotonic() - t0
+        print(f"\n200k-row tv_order: first dbt run {first:.1f}s, second (no-op) dbt run {elapsed:.1f}s")
+        assert second.statuses() == {n: "KEEP (unchanged)" for n in before}
+        after = {n: relation_oid(mconn, project.schema, n) for n in before}
+        assert after == before
+    finally:
+        project.drop_all(mconn)
+
+
+def test_changed_sql_rebuilds_and_replaces_maintenance(consumer: ConsumerProject, mconn) -> None:
+    """Changing a model's SQL rebuilds it with the new content, replaces its triggers and functions by exactly the new set, and maintenance keeps working."""
+    consumer.run("run")
+    s, src = consumer.schema, consumer.src_schema
+    old_oid = relation_oid(mconn, s, "tv_order")
+    old_functions = expected_functions(mconn, schemas=[s])
+    all_functions_before = generated_functions(mconn)
+    assert len([t for t in tviews_triggers(mconn, [src]) if t[1].startswith("tviews_tv_order_")]) == 8
+
+    consumer.write_model("tv_order", TV_ORDER_ONE_SOURCE)
+    res = consumer.run("run")
+    assert res.statuses()["tv_order"] == "SELECT 6"
+    assert res.statuses()["tv_customer"] == "KEEP (unchanged)"
+    assert relation_oid(mconn, s, "tv_order") != old_oid
+    new_sql = (f'select o.pk_order, o.fk_customer, o.amount * 2, upper(o.status) from "{src}".tb_order o '
+               f"where o.status <> 'cancelled'")
+    assert model_result(mconn, f'select * from "{s}".tv_order') == model_result(mconn, new_sql)
+    assert divergences(mconn, s) == []
+
+    # exactly the new set: 4 triggers on tb_order for tv_order, none left on tb_customer
+    trig = tviews_triggers(mconn, [src])
+    assert {t for t in trig if t[1].startswith("tviews_tv_order_")} == {
+        t for t in expected_triggers(mconn, [s]) if t[1].startswith("tviews_tv_order_")}
+    assert [t for t in trig if t[1].startswith("tviews_tv_order_") and t[0] == f"{src}.tb_customer"] == []
+    assert len([t for t in trig if t[1].startswith("tviews_tv_order_")]) == 4
+    new_functions = expected_functions(mconn, schemas=[s])
+    assert generated_functions(mconn) == (all_functions_before - old_functions) | new_functions
+    assert len(new_functions) == len(old_functions) - 1  # tv_order lost its tb_customer trigger function
+    assert_maintenance_exact(mconn, consumer)
+
+    # maintenance after the rebuild
+    mconn.execute(f'insert into "{src}".tb_order values (100, 1, 10, \'open\'), (101, 2, 20, \'cancelled\')')
+    mconn.execute(f'update "{src}".tb_order set amount = amount + 1 where pk_order = 1')
+    mconn.execute(f'update "{src}".tb_customer set name = \'renamed\' where pk_customer = 2')
+    assert model_result(mconn, f'select * from "{s}".tv_order') == model_result(mconn, new_sql)
+    assert one(mconn, f'select double_amount from "{s}".tv_order where pk_order = 100') == 20
+    assert divergences(mconn, s) == []
+
+
+def test_changed_config_and_full_refresh_rebuild(consumer: ConsumerProject, mconn) -> None:
+    """A change of unique_key or indexes rebuilds the tview; --full-refresh rebuilds it (new OID) even when nothing changed."""
+    consumer.run("run")
+    s = consumer.schema
+    path = consumer.model_path("tv_order")
+    original = path.read_text()
+    oid0 = relation_oid(mconn, s, "tv_order")
+
+    path.write_text(original.replace("unique_key='pk_order'", "unique_key=['pk_order', 'fk_customer']"))
+    res = consumer.run("run", "-s", "tv_order")
+    assert res.statuses() == {"tv_order": "SELECT 6"}
+    oid1 = relation_oid(mconn, s, "tv_order")
+    assert oid1 != oid0
+    assert one(mconn, "select key_columns from tviews.tview where tview_schema = %s and tview_name = 'tv_order'",
+               s) == ["pk_order", "fk_customer"]
+
+    path.write_text(original.replace("unique_key='pk_order'",
+                                     "unique_key='pk_order', indexes=[{'columns': ['status']}]"))
+    res = consumer.run("run", "-s", "tv_order")
+    assert res.statuses() == {"tv_order": "SELECT 6"}
+    oid2 = relation_oid(mconn, s, "tv_order")
+    assert oid2 != oid1
+    assert one(mconn, "select count(*) from pg_index i join pg_attribute a on a.attrelid = i.indrelid "
+                      "and a.attnum = i.indkey[0] where i.indrelid = %s::regclass and i.indnatts = 1 "
+                      "and a.attname = 'status'", f'"{s}".tv_order') == 1
+    assert one(mconn, "select key_columns from tviews.tview where tview_schema = %s and tview_name = 'tv_order'",
+               s) == ["pk_order"]
+
+    assert consumer.run("run", "-s", "tv_order").statuses() == {"tv_order": "KEEP (unchanged)"}
+    assert relation_oid(mconn, s, "tv_order") == oid2
+
+    res = consumer.run("run", "--full-refresh")
+    assert set(res.statuses().values()) == {"SELECT 6", "SELECT 3"}
+    assert relation_oid(mconn, s, "tv_order") != oid2
+    assert divergences(mconn, s) == []
+    assert_maintenance_exact(mconn, consumer)
+    mconn.execute(f'delete from "{consumer.src_schema}".tb_customer where pk_customer = 3')
+    assert one(mconn, f'select count(*) from "{s}".tv_order') == 4
+    assert divergences(mconn, s) == []
+
+
+def test_rebuilding_a_tview_keeps_dependent_tview_maintained(consumer: ConsumerProject, mconn) -> None:
+    """After tv_customer (read by tv_region) is rebuilt, writes to its sources still reach both tviews."""
+    consumer.run("run")
+    s, src = consumer.schema, consumer.src_schema
+    region_oid = relation_oid(mconn, s, "tv_region")
+    path = consumer.model_path("tv_customer")
+    path.write_text(path.read_text().replace("c.region,", "c.region,\n    c.note,"))
+    res = consumer.run("run", "-s", "tv_customer")
+    assert res.statuses() == {"tv_customer": "SELECT 3"}
+    assert relation_oid(mconn, s, "tv_region") == region_oid
+    assert one(mconn, "select tviews.is_intact(%s, 'tv_region')", s) is True
+    assert divergences(mconn, s) == []
+
+    # customer 1 is in region 'south' (1 % 3 + 1 = 2)
+    total0 = one(mconn, f'select order_total from "{s}".tv_region where region = \'south\'')
+    mconn.execute(f'insert into "{src}".tb_order values (200, 1, 1000, \'open\')')
+    mconn.execute(f'update "{src}".tb_customer set note = \'vip\' where pk_customer = 1')
+    assert one(mconn, f'select order_total from "{s}".tv_customer where pk_customer = 1') == 1000 + 1.5 + 2.5
+    assert one(mconn, f'select note from "{s}".tv_customer where pk_customer = 1') == "vip"
+    assert one(mconn, f'select order_total from "{s}".tv_region where region = \'south\'') == total0 + 1000
+    mconn.execute(f'insert into "{src}".tb_customer values (10, \'new\', \'west\', null)')
+    assert one(mconn, f'select customer_count from "{s}".tv_region where region = \'west\'') == 1
+    assert divergences(mconn, s) == []
+    assert_maintenance_exact(mconn, consumer)
+    # the next full run keeps both
+    assert set(consumer.run("run").statuses().values()) == {"KEEP (unchanged)"}
+
+
+@pytest.mark.parametrize("materialized", ["table", "view"])
+def test_switching_away_from_tview_removes_maintenance(consumer: ConsumerProject, mconn, materialized: str) -> None:
+    """A model switched from tview to table or view leaves no trigger, catalog row or generated function behind, and writes to its sources still work."""
+    consumer.run("run")
+    s, src = consumer.schema, consumer.src_schema
+    own_functions = tview_functions(mconn, s, "tv_order")
+    assert len(own_functions) == 5  # apply, full, diff and one per source
+    path = consumer.model_path("tv_order")
+    path.write_text(path.read_text().replace("materialized='tview', unique_key='pk_order'",
+                                             f"materialized='{materialized}'"))
+    consumer.run("run")
+    assert one(mconn, "select relkind from pg_class where oid = %s::regclass", f'"{s}".tv_order') == (
+        "r" if materialized == "table" else "v")
+    assert [t for t in tviews_triggers(mconn, [s, src]) if "tv_order" in t[1] or t[0] == f"{s}.tv_order"] == []
+    assert f"{s}.tv_order" not in catalog_rows(mconn, [s])
+    assert generated_functions(mconn) & own_functions == set()
+    assert_maintenance_exact(mconn, consumer)
+
+    mconn.execute(f'insert into "{src}".tb_customer values (10, \'new\', \'west\', null)')
+    mconn.execute(f'insert into "{src}".tb_order values (100, 10, 5, \'open\')')
+    mconn.execute(f'update "{src}".tb_order set status = \'paid\'')
+    mconn.execute(f'delete from "{src}".tb_order where pk_order = 1')
+    assert one(mconn, f'select count(*) from "{s}".tv_order') == 6
+    assert divergences(mconn, s) == []
+
+
+def test_cleanup_after_removing_a_model(consumer: ConsumerProject, mconn) -> None:
+    """Removing a model file then `run-operation tviews.cleanup` removes its triggers, functions and catalog row and keeps its table; drop_tables: true drops it too."""
+    consumer.run("run")
+    s, src = consumer.schema, consumer.src_schema
+    order_functions = tview_functions(mconn, s, "tv_order")
+    assert len(order_functions) == 5
+    consumer.remove_model("tv_order")
+    consumer.run("run-operation", "tviews.cleanup")
+    assert relation_oid(mconn, s, "tv_order") is not None  # table kept
+    assert one(mconn, f'select count(*) from "{s}".tv_order') == 6
+    assert catalog_rows(mconn, [s]) == {f"{s}.tv_customer", f"{s}.tv_region"}
+    assert [t for t in tviews_triggers(mconn, [s, src]) if "tv_order" in t[1] or t[0] == f"{s}.tv_order"] == []
+    assert generated_functions(mconn) & order_functions == set()
+    assert_maintenance_exact(mconn, consumer)
+    mconn.execute(f'insert into "{src}".tb_order values (100, 1, 5, \'open\')')  # the kept table is a plain table now
+    mconn.execute(f'delete from "{s}".tv_order where pk_order = 1')
+
+    consumer.remove_model("tv_region")
+    consumer.run("run-operation", "tviews.cleanup", "--args", "{drop_tables: true}")
+    assert relation_oid(mconn, s, "tv_region") is None
+    assert relation_oid(mconn, s, "tv_order") is not None  # already not a tview: left alone
+    assert catalog_rows(mconn, [s]) == {f"{s}.tv_customer"}
+    assert_maintenance_exact(mconn, consumer)
+    mconn.execute(f'update "{src}".tb_order set amount = 0')
+    assert divergences(mconn, s) == []
+
+
+def test_cleanup_leaves_other_targets_alone(pg: PgTarget, consumer_template: Path, tmp_path: Path, mconn) -> None:
+    """`run-operation tviews.cleanup` for one target (schema) does not remove the maintenance of the same project's tviews in another target's schema of the same database."""
+    dev = copy_project(pg, consumer_template, tmp_path / "dev", prefix="tvdev")
+    prod = dataclasses.replace(dev, schema=unique_schema("tvprod"), extra_schemas=[])
+    try:
+        for p in (dev, prod):
+            p.setup()
+            p.run("run")
+        dev.remove_model("tv_region")  # dev drops a model; prod still has it
+        dev.run("run-operation", "tviews.cleanup")
+        assert catalog_rows(mconn, [dev.schema]) == {f"{dev.schema}.tv_customer", f"{dev.schema}.tv_order"}
+        assert catalog_rows(mconn, [prod.schema]) == {f"{prod.schema}.{n}" for n in ("tv_customer", "tv_order", "tv_region")}
+        for n in ("tv_customer", "tv_order", "tv_region"):
+            assert one(mconn, "select tviews.is_intact(%s, %s)", prod.schema, n) is True, n
+        mconn.execute(f'insert into "{prod.src_schema}".tb_order values (100, 1, 5, \'open\')')
+        assert divergences(mconn, prod.schema) == []
+    finally:
+        dev.drop_all(mconn)
+        prod.drop_all(mconn)
+
+
+def test_failed_build_leaves_nothing_behind_in_a_fresh_database(pg: PgTarget, consumer_template: Path,
+                                                               tmp_path: Path, mconn) -> None:
+    """A failing first build (unsupported SQL, then a key with duplicates) in a fresh database leaves no table, catalog row, trigger or runtime schema."""
+    dbname = f"tviews_c_fresh_{secrets.token_hex(4)}"
+    mconn.execute(f'create database "{dbname}"')
+    try:
+        project = copy_project(dataclasses.replace(pg, dbname=dbname), consumer_template, tmp_path / "project")
+        for m in ("tv_customer", "tv_order", "tv_region"):
+            project.remove_model(m)
+        project.setup()
+        with psycopg.connect(project.pg.dsn, autocommit=True) as fresh:
+            project.write_model("tv_bad", "{{ config(materialized='tview', unique_key='pk_customer') }}\n"
+                                          "select c.pk_customer, now() as seen_at from {{ source('shop', 'tb_customer') }} c")
+            res = project.run("run", expect_ok=False)
+            assert "now" in res.text
+            project.remove_model("tv_bad")
+            project.write_model("tv_dup", "{{ config(materialized='tview', unique_key='fk_customer') }}\n"
+                                          "select o.fk_customer, o.amount from {{ source('shop', 'tb_order') }} o")
+            res = project.run("run", expect_ok=False)
+            assert "not unique" in res.text
+            for name in ("tv_bad", "tv_dup"):
+                assert relation_oid(fresh, project.schema, name) is None
+                assert q(fresh, "select 1 from pg_class where relname like %s", name + "%") == []
+            assert not schema_exists(fresh, "tviews"), "the runtime schema outlived the failed build"
+            assert tviews_triggers(fresh, [project.schema, project.src_schema]) == set()
+            assert q(fresh, "select 1 from pg_trigger where tgname like 'tviews%%'") == []
+            # the database still works normally, and a correct model builds afterwards
+            fresh.execute(f'insert into "{project.src_schema}".tb_order values (100, 1, 5, \'open\')')
+        project.write_model("tv_dup", "{{ config(materialized='tview', unique_key='pk_order') }}\n"
+                                      "select o.pk_order, o.amount from {{ source('shop', 'tb_order') }} o")
+        assert project.run("run").statuses() == {"tv_dup": "SELECT 7"}
+    finally:
+        mconn.execute(f'drop database if exists "{dbname}" with (force)')
+
+
+def test_failed_rebuild_keeps_the_previous_tview(consumer: ConsumerProject, mconn) -> None:
+    """A rebuild that fails (duplicate key) leaves the previous tview, its catalog row and its maintenance as they were."""
+    consumer.run("run")
+    s, src = consumer.schema, consumer.src_schema
+    oid = relation_oid(mconn, s, "tv_order")
+    triggers = tviews_triggers(mconn, [s, src])
+    functions = generated_functions(mconn)
+    consumer.write_model("tv_order", "{{ config(materialized='tview', unique_key='fk_customer') }}\n"
+                                     "select o.fk_customer, o.amount from {{ source('shop', 'tb_order') }} o")
+    res = consumer.run("run", "-s", "tv_order", expect_ok=False)
+    assert "not unique" in res.text
+    assert relation_oid(mconn, s, "tv_order") == oid
+    assert tviews_triggers(mconn, [s, src]) == triggers
+    assert generated_functions(mconn) == functions
+    assert q(mconn, "select relname from pg_class where relnamespace = %s::regnamespace "
+                    "and relname like '%%dbt_%%'", s) == []
+    mconn.execute(f'insert into "{src}".tb_order values (100, 1, 5, \'open\')')
+    assert one(mconn, f'select count(*) from "{s}".tv_order') == 7
+    assert divergences(mconn, s) == []
+
+
+def test_runtime_schema_is_configurable(pg: PgTarget, consumer_template: Path, tmp_path: Path, mconn) -> None:
+    """With --vars '{tviews_schema: <name>}' the catalog, generated functions and trigger functions all live in that schema."""
+    project = copy_project(pg, consumer_template, tmp_path / "project")
+    rt = f"tvrt_{secrets.token_hex(4)}"
+    vars_ = json.dumps({"tviews_schema": rt})
+    try:
+        project.setup()
+        default_before = generated_functions(mconn, "tviews")
+        project.run("build", "--vars", vars_)
+        s, src = project.schema, project.src_schema
+        assert one(mconn, "select obj_description(%s::regnamespace, 'pg_namespace')", rt).startswith("dbt-tviews runtime")
+        assert catalog_rows(mconn, [s], rt) == {f"{s}.{n}" for n in ("tv_customer", "tv_order", "tv_region")}
+        assert catalog_rows(mconn, [s], "tviews") == set()
+        assert generated_functions(mconn, "tviews") == default_before
+        assert generated_functions(mconn, rt) == expected_functions(mconn, rt) != set()
+        assert tviews_triggers(mconn, [s, src]) == expected_triggers(mconn, [s, src], rt)
+        trigger_fn_schemas = {r[0] for r in q(mconn, r"""
+            select distinct p.pronamespace::regnamespace::text from pg_trigger g join pg_proc p on p.oid = g.tgfoid
+            join pg_class c on c.oid = g.tgrelid where g.tgname like 'tviews\_%%'
+            and c.relnamespace = any(array[%s::regnamespace, %s::regnamespace])""", s, src)}
+        assert trigger_fn_schemas == {rt}
+        mconn.execute(f'insert into "{src}".tb_order values (100, 1, 5, \'open\')')
+        mconn.execute(f'update "{src}".tb_customer set name = \'x\' where pk_customer = 1')
+        rows = q(mconn, f'select t.tview_name, d.problem from "{rt}".tview t, '
+                        f'lateral "{rt}".diff(t.tview_schema, t.tview_name) d where t.tview_schema = %s', s)
+        assert rows == []
+        assert set(project.run("run", "--vars", vars_).statuses().values()) == {"KEEP (unchanged)"}
+    finally:
+        project.drop_all(mconn, runtime=rt)
+        mconn.execute(f'drop schema if exists "{rt}" cascade')
+
+
+def test_unrelated_source_column_changes_keep_maintenance(consumer: ConsumerProject, mconn) -> None:
+    """Adding, dropping, renaming or retyping source columns no model reads does not break maintenance."""
+    consumer.run("run")
+    s, src = consumer.schema, consumer.src_schema
+    mconn.execute(f'alter table "{src}".tb_customer add column email text')
+    mconn.execute(f'alter table "{src}".tb_customer alter column note type varchar(100)')
+    mconn.execute(f'alter table "{src}".tb_customer rename column note to remark')
+    mconn.execute(f'alter table "{src}".tb_order add column shipped_at timestamptz default \'2026-01-01\'')
+    mconn.execute(f'alter table "{src}".tb_customer drop column remark')
+    mconn.execute(f'insert into "{src}".tb_customer (pk_customer, name, region, email) values (10, \'n\', \'west\', \'n@x\')')
+    mconn.execute(f'insert into "{src}".tb_order (pk_order, fk_customer, amount) values (100, 10, 7)')
+    mconn.execute(f'update "{src}".tb_customer set email = \'changed\', name = \'renamed\' where pk_customer = 1')
+    mconn.execute(f'update "{src}".tb_order set shipped_at = null, amount = 3 where pk_order = 2')
+    mconn.execute(f'delete from "{src}".tb_order where pk_order = 3')
+    assert one(mconn, f'select customer_name from "{s}".tv_order where pk_order = 1') == "renamed"
+    assert one(mconn, f'select order_total from "{s}".tv_region where region = \'west\'') == 7
+    assert model_result(mconn, f'select * from "{s}".tv_customer') == model_result(mconn, customer_sql(src))
+    assert divergences(mconn, s) == []
+    res = consumer.run("run")
+    assert res.success
+    assert divergences(mconn, s) == []
