@@ -198,15 +198,22 @@ def flush_stats(conn: psycopg.Connection[Any]) -> None:
 
 def measure(with_conn: psycopg.Connection[Any], without_conn: psycopg.Connection[Any],
             stat_conn: psycopg.Connection[Any], op: Op, warmup: int, iterations: int, rng: random.Random,
-            functions: list[str]) -> dict[str, Any]:
+            functions: list[str], max_seconds: float) -> dict[str, Any]:
+    """Interleaved with/without samples. Stops early at the time budget (a quarter of it for the
+    warm-up), so a pathologically slow maintenance still yields a (short) result."""
     samples: dict[str, list[int]] = {"with": [], "without": []}
     conns = {"with": with_conn, "without": without_conn}
     before = (0, 0.0)
-    for phase, n in (("warmup", warmup), ("measure", iterations)):
+    start = time.monotonic()
+    truncated = False
+    for phase, n, budget in (("warmup", warmup, max_seconds / 4), ("measure", iterations, max_seconds)):
         if phase == "measure":
             flush_stats(with_conn)
             before = trigger_time(stat_conn, functions)
         for i in range(n):
+            if time.monotonic() - start > budget:
+                truncated = truncated or phase == "measure"
+                break
             # alternate which session goes first, so neither always follows the other
             for mode in (("with", "without") if i % 2 == 0 else ("without", "with")):
                 params = op.params(rng, i)
@@ -215,6 +222,8 @@ def measure(with_conn: psycopg.Connection[Any], without_conn: psycopg.Connection
                 dt = time.perf_counter_ns() - t0
                 if phase == "measure":
                     samples[mode].append(dt)
+    if not samples["with"]:
+        raise SystemExit(f"{op.name}: no measured iteration within --max-seconds {max_seconds}")
     flush_stats(with_conn)
     after = trigger_time(stat_conn, functions)
     calls, total = after[0] - before[0], after[1] - before[1]
@@ -224,6 +233,8 @@ def measure(with_conn: psycopg.Connection[Any], without_conn: psycopg.Connection
         "ratio_mean": w["mean"] / wo["mean"], "ratio_p50": w["p50"] / wo["p50"],
         "overhead_mean_ms": w["mean"] - wo["mean"],
         "trigger_calls": calls, "trigger_ms_mean": (total / calls) if calls else None,
+        "truncated_by_time_budget": truncated,
+        "samples_ms": {m: [round(x / 1e6, 3) for x in v] for m, v in samples.items()},  # in run order
     }
 
 
@@ -276,7 +287,7 @@ def fmt(x: float | None, digits: int = 3) -> str:
 def table(results: list[dict[str, Any]]) -> list[str]:
     head = ["operation", "n", "with mean", "p50", "p95", "without mean", "p50", "p95", "ratio (mean)",
             "ratio (p50)", "+ms (mean)", "trigger ms"]
-    rows = [[r["operation"], str(r["with"]["n"]),
+    rows = [[r["operation"], str(r["with"]["n"]) + ("*" if r.get("truncated_by_time_budget") else ""),
              fmt(r["with"]["mean"]), fmt(r["with"]["p50"]), fmt(r["with"]["p95"]),
              fmt(r["without"]["mean"]), fmt(r["without"]["p50"]), fmt(r["without"]["p95"]),
              f"{r['ratio_mean']:.2f}x", f"{r['ratio_p50']:.2f}x", fmt(r["overhead_mean_ms"]), fmt(r["trigger_ms_mean"])]
@@ -306,6 +317,8 @@ def main() -> int:
     ap.add_argument("--reuse", action="store_true", help="reuse the data and tviews if the schema already has them")
     ap.add_argument("--keep-fk-off", action="store_true",
                     help="leave FK triggers as they are, so the replica session also skips foreign-key checks")
+    ap.add_argument("--max-seconds", type=float, default=300,
+                    help="time budget per operation (a quarter of it for the warm-up); fewer iterations if exceeded")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--no-check", action="store_true", help="skip the final consistency check")
     ap.add_argument("--out", type=Path, default=RESULTS)
@@ -382,7 +395,10 @@ def main() -> int:
     for op in ops:
         log(f"{op.name}: {args.warmup} warm-up + {args.iterations} measured iterations x 2 sessions")
         results.append(measure(with_conn, without_conn, conn, op, args.warmup, args.iterations, rng,
-                               src_functions.get(op.table, [])))
+                               src_functions.get(op.table, []), args.max_seconds))
+        r = results[-1]
+        log(f"  with {r['with']['mean']:.3f} ms, without {r['without']['mean']:.3f} ms (mean of {r['with']['n']})"
+            + ("  [time budget reached]" if r["truncated_by_time_budget"] else ""))
     bench_s = round(time.monotonic() - t_bench, 1)
     facts["loadavg_end"] = list(os.getloadavg())
     with_conn.close()
@@ -391,13 +407,19 @@ def main() -> int:
     check: dict[str, Any] = {}
     if not args.no_check:
         # The `without` writes bypassed maintenance on purpose: refresh, then maintained writes only, then diff.
-        log("consistency check: refresh, 50 maintained writes per operation, tviews.diff")
+        log("consistency check: refresh, up to 50 maintained writes per operation, tviews.diff")
         t = time.monotonic()
         for tv in tviews:
             q(conn, f"select {RUNTIME}.refresh(%s, %s)", (schema, tv))
+        writes = 0
         for op in ops:
+            t_op = time.monotonic()
             for i in range(50):
+                if time.monotonic() - t_op > 60:
+                    break
                 conn.execute(op.sql, op.params(rng, i))
+                writes += 1
+        check["maintained_writes"] = writes
         check["divergent_rows"] = {tv: q1(conn, f"select count(*) from {RUNTIME}.diff(%s, %s)", (schema, tv))
                                    for tv in tviews}
         check["seconds"] = round(time.monotonic() - t, 1)
@@ -410,6 +432,8 @@ def main() -> int:
              f"{args.iterations} iterations (+{args.warmup} warm-up); times in ms")
     print(title)
     print("\n".join(lines))
+    if any(r["truncated_by_time_budget"] for r in results):
+        print(f"* fewer iterations than asked: the operation hit the --max-seconds {args.max_seconds:g} budget")
     ok = all(v == 0 for v in check.get("divergent_rows", {}).values())
     if check:
         print(f"consistency after the run: {'OK' if ok else 'DIVERGENT'} {check['divergent_rows']}")
@@ -436,8 +460,10 @@ def main() -> int:
           f"(tview triggers skipped; FK triggers {'ENABLE ALWAYS, so still checked' if fk_always else 'skipped too'}). "
           "Client round trip and commit included; trigger ms = mean server-side time of the tview trigger "
           "functions per statement (pg_stat_user_functions).", "", *lines, ""]
+    if any(r["truncated_by_time_budget"] for r in results):
+        md += [f"\\* fewer iterations than asked: the operation hit the --max-seconds {args.max_seconds:g} budget.", ""]
     if check:
-        md.append(f"Consistency after the run (refresh, 50 maintained writes per operation, diff): "
+        md.append(f"Consistency after the run (refresh, {check['maintained_writes']} maintained writes, diff): "
                   f"{'OK' if ok else 'DIVERGENT'} {check['divergent_rows']}")
     base.with_suffix(".md").write_text("\n".join(md) + "\n")
     log(f"wrote {base}.json and .md")

@@ -390,6 +390,46 @@ def test_switching_away_from_tview_removes_maintenance(consumer: ConsumerProject
     assert divergences(mconn, s) == []
 
 
+def test_tview_on_a_table_model_stays_exact_when_the_table_is_rebuilt(consumer: ConsumerProject, mconn) -> None:
+    """When a model read by a tview is switched to `table`, the tview stays exact and maintained, also after `dbt run -s` rebuilds only the table."""
+    consumer.run("run")
+    s, src = consumer.schema, consumer.src_schema
+    path = consumer.model_path("tv_customer")
+    path.write_text(path.read_text().replace("materialized='tview', unique_key='pk_customer'", "materialized='table'"))
+    consumer.run("run")
+    assert f"{s}.tv_customer" not in catalog_rows(mconn, [s])
+    assert one(mconn, "select tviews.is_intact(%s, 'tv_region')", s) is True
+    assert divergences(mconn, s) == []
+
+    mconn.execute(f'insert into "{src}".tb_order values (100, 1, 1000, \'open\')')  # reaches tv_customer on its next build
+    consumer.run("run", "-s", "tv_customer")
+    assert one(mconn, f'select order_total from "{s}".tv_customer where pk_customer = 1') == 1004
+    assert one(mconn, "select tviews.is_intact(%s, 'tv_region')", s) is True, (
+        "rebuilding the table model dropped the triggers of the tview that reads it")
+    assert divergences(mconn, s) == []
+    assert one(mconn, f'select order_total from "{s}".tv_region where region = \'south\'') == 1004
+    assert_maintenance_exact(mconn, consumer)
+
+
+def test_broken_maintenance_is_repaired_by_the_next_run(consumer: ConsumerProject, mconn) -> None:
+    """A tview whose source trigger was dropped by hand is not kept as is: the next dbt run rebuilds it and it is exact again."""
+    consumer.run("run")
+    s, src = consumer.schema, consumer.src_schema
+    trigger = next(t for t in sorted(tviews_triggers(mconn, [src])) if t[1].startswith("tviews_tv_order_")
+                   and t[1].endswith("_ins") and t[0] == f"{src}.tb_order")
+    mconn.execute(f'drop trigger "{trigger[1]}" on "{src}".tb_order')
+    assert one(mconn, "select tviews.is_intact(%s, 'tv_order')", s) is False
+    mconn.execute(f'insert into "{src}".tb_order values (100, 1, 5, \'open\')')
+    res = consumer.run("run")
+    assert res.statuses()["tv_order"] == "SELECT 7"
+    assert res.statuses()["tv_customer"] == "KEEP (unchanged)"
+    assert one(mconn, "select tviews.is_intact(%s, 'tv_order')", s) is True
+    mconn.execute(f'insert into "{src}".tb_order values (101, 1, 5, \'open\')')
+    assert one(mconn, f'select count(*) from "{s}".tv_order') == 8
+    assert divergences(mconn, s) == []
+    assert_maintenance_exact(mconn, consumer)
+
+
 def test_cleanup_after_removing_a_model(consumer: ConsumerProject, mconn) -> None:
     """Removing a model file then `run-operation tviews.cleanup` removes its triggers, functions and catalog row and keeps its table; drop_tables: true drops it too."""
     consumer.run("run")

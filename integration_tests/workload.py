@@ -105,9 +105,9 @@ class Column:
 
 @dataclass(frozen=True)
 class ForeignKey:
-    table: str
+    table: str  # referencing table, as regclass text (schema-qualified where needed)
     column: str
-    ref_table: str
+    ref_table: str  # referenced table, as regclass text
     ref_column: str
     on_update: str  # pg_constraint.confupdtype: a no action, r restrict, c cascade, n set null, d set default
     on_delete: str
@@ -155,19 +155,20 @@ def read_catalog(conn: psycopg.Connection[Any], schema: str, tables: Sequence[st
                 "order by a.attnum", (rel, rel)).fetchall()
         ]
         cons = conn.execute(
-            "select c.contype, array(select a.attname from unnest(c.conkey) with ordinality k(n, o) "
+            "select c.contype, c.conrelid = %s::regclass, c.confrelid = %s::regclass, "
+            "  array(select a.attname from unnest(c.conkey) with ordinality k(n, o) "
             "  join pg_attribute a on a.attrelid = c.conrelid and a.attnum = k.n order by k.o)::text[], "
-            "  c.confrelid::regclass::text, "
             "  array(select a.attname from unnest(c.confkey) with ordinality k(n, o) "
             "  join pg_attribute a on a.attrelid = c.confrelid and a.attnum = k.n order by k.o)::text[], "
-            "  c.confupdtype, c.confdeltype, c.conrelid::regclass::text "
+            "  c.conrelid::regclass::text, c.confrelid::regclass::text, c.confupdtype, c.confdeltype "
             "from pg_constraint c where (c.conrelid = %s::regclass and c.contype in ('p', 'u', 'f')) "
-            "   or (c.confrelid = %s::regclass and c.contype = 'f') order by c.conname", (rel, rel)).fetchall()
+            "   or (c.confrelid = %s::regclass and c.contype = 'f') order by c.conname",
+            (rel, rel, rel, rel)).fetchall()
         key: tuple[str, ...] = ()
         uniques: list[tuple[str, ...]] = []
         fks: list[ForeignKey] = []
         incoming: list[ForeignKey] = []
-        for contype, conkey, confrel, confkey, upd, dele, conrel in cons:
+        for contype, outgoing, incoming_, conkey, confkey, conrel, confrel, upd, dele in cons:
             if contype == "p":
                 key = tuple(conkey)
             elif contype == "u":
@@ -175,23 +176,15 @@ def read_catalog(conn: psycopg.Connection[Any], schema: str, tables: Sequence[st
             else:
                 if len(conkey) != 1:
                     raise NotImplementedError(f"{rel}: multi-column foreign keys are not generated")
-                fk = ForeignKey(_bare(conrel), conkey[0], _bare(confrel), confkey[0], upd, dele)
-                if _bare(conrel) == name and conrel.count(".") <= 1 and _schema_of(conrel, schema) == schema:
+                fk = ForeignKey(conrel, conkey[0], confrel, confkey[0], upd, dele)
+                if outgoing:
                     fks.append(fk)
-                if _bare(confrel) == name:
+                if incoming_:
                     incoming.append(fk)
         if not key:
             raise NotImplementedError(f"{rel} has no primary key")
         out[name] = TableInfo(name, cols, key, uniques, fks, incoming)
     return out
-
-
-def _bare(regclass_text: str) -> str:
-    return regclass_text.split(".")[-1].strip('"')
-
-
-def _schema_of(regclass_text: str, default: str) -> str:
-    return regclass_text.split(".")[0].strip('"') if "." in regclass_text else default
 
 
 # --------------------------------------------------------------------------------------------------
@@ -232,6 +225,8 @@ class Workload:
         self.nonce = self.rng.getrandbits(20)
         self.counter = 0
         self.info = read_catalog(conn, spec.source_schema, list(spec.tables))
+        self.regclass = {conn.execute("select %s::regclass::text", (self.rel(t),)).fetchone()[0]: t  # type: ignore[index]
+                         for t in self.info}
         self.log: list[str] = []  # the current transaction
         self.history: list[list[str]] = []  # every transaction so far
         self.stats: dict[str, int] = {}
@@ -278,12 +273,8 @@ class Workload:
         return self.rows(table, self.info[table].key)
 
     def parent_values(self, fk: ForeignKey) -> list[Any]:
-        if fk.ref_table in self.info:
-            schema = self.spec.source_schema
-        else:  # a table the workload does not write
-            schema = self.spec.source_schema
         return [r[0] for r in self.conn.execute(
-            f"select distinct {qi(fk.ref_column)} from {qi(schema)}.{qi(fk.ref_table)} order by 1").fetchall()]
+            f"select distinct {qi(fk.ref_column)} from {fk.ref_table} order by 1").fetchall()]
 
     def sample(self, items: Sequence[Any], k: int) -> list[Any]:
         return self.rng.sample(list(items), min(k, len(items)))
@@ -345,7 +336,8 @@ class Workload:
     def literal(self, value: Any, type_: str) -> str:
         if value is None:
             return f"NULL::{type_}"
-        return self.cur.mogrify("%s", (value,)) + f"::{type_}"
+        text = self.cur.mogrify("%s", (value,))
+        return text if text.endswith("'") is False and "::" in text.rsplit("'", 1)[-1] else f"{text}::{type_}"
 
     def insertable(self, table: str) -> list[Column]:
         return [c for c in self.info[table].columns if not c.omit_on_insert]
@@ -370,6 +362,28 @@ class Workload:
             return f"{prefix}{qi(cols[0].name)} IN ({items})"
         tuples = ", ".join("(" + ", ".join(self.literal(v, c.type) for v, c in zip(k, cols)) + ")" for k in keys)
         return f"({', '.join(prefix + qi(c.name) for c in cols)}) IN ({tuples})"
+
+    def may_be_refused(self, table: str, action: str, column: str | None = None,
+                       seen: frozenset[str] = frozenset()) -> bool:
+        """Can deleting (or changing the key of) rows of `table` fail on a foreign key?
+
+        Only plain cascades are safe. NO ACTION/RESTRICT refuse referenced rows; and PostgreSQL
+        itself refuses some statements where a SET NULL/SET DEFAULT and a CASCADE reach the same
+        row (the row updated by SET NULL is checked against a parent the cascade already removed),
+        e.g. DELETE of two users where a comment of one is on a post of the other."""
+        for f in self.info[table].referenced_by:
+            if column is not None and f.ref_column != column:
+                continue
+            rule = f.on_delete if action == "delete" else f.on_update
+            if rule != "c":
+                return True
+            child = self.regclass.get(f.table)
+            if child is None:
+                return True  # a table the workload does not know
+            if child not in seen and child != table and self.may_be_refused(
+                    child, action, None if action == "delete" else f.column, seen | {table}):
+                return True
+        return False
 
     # -- statements ---------------------------------------------------------------------------
 
@@ -430,13 +444,19 @@ class Workload:
                         rows.append([d[c.name] for c in cols])
         except LookupError:
             return False
+        # one row per key, or DO UPDATE would have to touch a row twice
+        key_at = [i for i, c in enumerate(cols) if c.name in info.key]
+        unique_rows: dict[tuple[Any, ...], list[Any]] = {}
+        for row in rows:
+            unique_rows.setdefault(tuple(row[i] for i in key_at), row)
+        rows = list(unique_rows.values())
         if not rows:
             return False
         updatable = [c for c in cols if c.name not in info.key and c.name not in self.spec.tables[table].frozen]
         values = ", ".join("(" + ", ".join(self.literal(v, c.type) for v, c in zip(row, cols)) + ")" for row in rows)
         action = ("DO UPDATE SET " + ", ".join(f"{qi(c.name)} = excluded.{qi(c.name)}" for c in updatable)
                   if updatable else "DO NOTHING")
-        may_fail = info.may_collide or bool(info.uniques) or bool(info.fks)
+        may_fail = any(len(u) > 1 for u in info.uniques)
         self.execute(f"INSERT INTO {self.rel(table)} ({', '.join(qi(c.name) for c in cols)}) VALUES {values} "
                      f"ON CONFLICT ({info.key_order()}) {action}", may_fail=may_fail)
         return True
@@ -455,8 +475,8 @@ class Workload:
         if mode < 0.12:  # same values: a write that changes nothing
             sets = ", ".join(f"{qi(c.name)} = {qi(c.name)}" for c in cols)
             self.execute(f"UPDATE {self.rel(table)} SET {sets} WHERE {self.where_keys(table, keys)}")
-        elif mode < 0.35 and all(_expression(c) for c in cols) and not any(c.name in info.unique_columns
-                                                                              for c in cols):
+        elif mode < 0.35 and all(_expression(c) and c.name not in info.unique_columns and c.name not in spec.values
+                                 for c in cols):  # columns with a generator may have a CHECK
             sets = ", ".join(f"{qi(c.name)} = {_expression(c)}" for c in cols)
             self.execute(f"UPDATE {self.rel(table)} SET {sets} WHERE {self.where_keys(table, keys)}")
         else:  # one new value per row, through a VALUES list
@@ -522,9 +542,9 @@ class Workload:
             new = f"md5({qi(col.name)}::text || '{self.nonce}-{self.next_id()}')::uuid"
         else:
             return False
-        blocked = any(f.on_update not in ("c", "n", "d") for f in info.referenced_by if f.ref_column == col.name)
+        blocked = self.may_be_refused(table, "update", col.name)
         self.execute(f"UPDATE {self.rel(table)} SET {qi(col.name)} = {new} WHERE {self.where_keys(table, keys)}",
-                     may_fail=blocked or info.may_collide)
+                     may_fail=blocked or info.may_collide or col.sequence is None)
         return True
 
     def op_delete(self, table: str) -> bool:
@@ -532,7 +552,7 @@ class Workload:
         keys = self.sample(self.keys(table), self.how_many())
         if not keys:
             return False
-        blocked = any(f.on_delete not in ("c", "n", "d") for f in info.referenced_by)
+        blocked = self.may_be_refused(table, "delete")
         self.execute(f"DELETE FROM {self.rel(table)} WHERE {self.where_keys(table, keys)}", may_fail=blocked)
         return True
 
@@ -540,7 +560,7 @@ class Workload:
         info = self.info[table]
         if not self.spec.tables[table].truncate:
             return False
-        cascade = " CASCADE" if any(f.table != table for f in info.referenced_by) else ""
+        cascade = " CASCADE" if any(self.regclass.get(f.table) != table for f in info.referenced_by) else ""
         self.execute(f"TRUNCATE {self.rel(table)}{cascade}")
         return True
 
@@ -566,6 +586,7 @@ class Workload:
             fn, _w, name = self.rng.choices(ops, [w for _f, w, _n in ops])[0]
             if fn(table):
                 self.count(name)
+                self.count(f"{name}:{table}")
                 return
 
     def check(self, where: str) -> None:
@@ -718,16 +739,19 @@ def _env(values: dict[str, str]) -> Iterator[None]:
                 os.environ[k] = v
 
 
-def dbt(project: ProjectSpec, env: dict[str, str], schema: str, *args: str) -> None:
+def dbt(project_dir: Path, env: dict[str, str], schema: str, *args: str, quiet: bool = False) -> None:
+    """One dbt invocation in `project_dir` (its own profiles.yml), target files under target/<schema>."""
     from dbt.cli.main import dbtRunner
 
-    target = project.project_dir / "target" / schema
-    cli = [*args, "--project-dir", str(project.project_dir), "--profiles-dir", str(project.project_dir),
-           "--target-path", str(target)]
+    target = project_dir / "target" / schema
+    cli = [*(["--quiet"] if quiet else []), *args, "--project-dir", str(project_dir),
+           "--profiles-dir", str(project_dir)]
+    if args[0] != "deps":  # deps takes no --target-path
+        cli += ["--target-path", str(target)]
     with _env({**env, "DBT_LOG_PATH": str(target / "logs"), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}):
         res = dbtRunner().invoke(cli)
     if not res.success:
-        raise SystemExit(f"dbt {' '.join(args)} failed: {res.exception or ''}")
+        raise RuntimeError(f"dbt {' '.join(args)} in {project_dir} failed: {res.exception or 'see the log above'}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -756,9 +780,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.no_build:
         print(f"building {project.name} project in schema {schema} on {pg.host}:{pg.port}/{pg.dbname}")
         if project.needs_deps:
-            dbt(project, env, schema, "deps")
-        dbt(project, env, schema, "run-operation", project.setup_operation, "--args", "{reset: true}")
-        dbt(project, env, schema, "run", "--full-refresh")
+            dbt(project.project_dir, env, schema, "deps", quiet=True)
+        dbt(project.project_dir, env, schema, "run-operation", project.setup_operation, "--args", "{reset: true}",
+            quiet=True)
+        dbt(project.project_dir, env, schema, "build", quiet=True)
     spec = project.workload(source_schema, schema)
     started = time.monotonic()
     total_bad = 0

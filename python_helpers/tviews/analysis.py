@@ -433,6 +433,18 @@ def _resolve_key(
                 hint="key the tview by a source column or a GROUP BY expression",
             )
         exprs.append(e)
+    distinct = select.args.get("distinct")
+    if distinct is not None and distinct.args.get("on") is not None:
+        # DISTINCT ON keeps one row per group; a write can change which row wins, and only the
+        # group's key finds the row that lost. The key must be the DISTINCT ON expressions.
+        on = {e.sql(DIALECT) for e in distinct.args["on"].expressions}
+        if on != {e.sql(DIALECT) for e in exprs}:
+            raise KeyError_(
+                model,
+                "with DISTINCT ON, the unique_key must be exactly the DISTINCT ON expressions",
+                where=_snippet(distinct),
+                hint="set unique_key to the output columns of the DISTINCT ON expressions",
+            )
     return names, exprs
 
 

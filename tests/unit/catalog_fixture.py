@@ -75,6 +75,7 @@ _FUNCTIONS = (
     ("to_char", "s", False, False, False),
     ("date_trunc", "s", False, False, False),
     ("length", "s", False, False, False),
+    ("age", "s", False, False, False),  # age(ts) = age(current_date, ts): STABLE, yet moves daily
     # immutable
     ("lower", "i", False, False, False),
     ("upper", "i", False, False, False),
@@ -87,6 +88,11 @@ _FUNCTIONS = (
     ("array_length", "i", False, False, False),
     ("cardinality", "i", False, False, False),
     ("jsonb_strip_nulls", "i", False, False, False),
+    ("string_to_array", "i", False, False, False),
+    # user-defined functions of the application (CREATE FUNCTION app.slugify ... IMMUTABLE, and a
+    # VOLATILE one that is in no built-in list, so only pg_proc can tell)
+    ("slugify", "i", False, False, False),
+    ("next_ticket", "v", False, False, False),
 )
 
 

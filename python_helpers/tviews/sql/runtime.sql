@@ -48,6 +48,8 @@ CREATE TABLE IF NOT EXISTS @schema@.tview_source (
     function_name name    NOT NULL,
     PRIMARY KEY (tview_id, source_schema, source_name)
 );
+-- Prefix of the four triggers on the source; it encodes the tview's depth (see _install_generated).
+ALTER TABLE @schema@.tview_source ADD COLUMN IF NOT EXISTS trigger_name name;
 COMMENT ON TABLE @schema@.tview_source IS 'dbt-tviews: the source tables of each tview and how a change maps to keys.';
 
 -- One row per tview, updated by every maintaining statement. The UPDATE is the concurrency
@@ -88,11 +90,31 @@ CREATE OR REPLACE FUNCTION @schema@._short_name(VARIADIC parts text[]) RETURNS n
 LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp
 AS $$ SELECT (left(parts[array_upper(parts, 1)], 40) || '_' || left(md5(array_to_string(parts, '.')), 8))::name $$;
 
--- Triggers on a source are named after the tview they maintain: tviews_<tview>_<hash>_{ins,upd,del,trn}.
-CREATE OR REPLACE FUNCTION @schema@._trigger_name(p_tv_schema name, p_tv_name name, p_src_schema name, p_src_name name)
+-- Triggers on a source are named tviews_<depth>_<tview>_<hash>_{ins,upd,del,trn}. PostgreSQL fires
+-- triggers of one event in name order, so a tview that reads another tview (greater depth) is
+-- maintained after it and never reads its stale rows.
+CREATE OR REPLACE FUNCTION @schema@._trigger_name(p_depth integer, p_tv_schema name, p_tv_name name,
+                                                  p_src_schema name, p_src_name name)
 RETURNS name
 LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp
-AS $$ SELECT ('tviews_' || @schema@._short_name(p_src_schema, p_src_name, p_tv_schema, p_tv_name))::name $$;
+AS $$ SELECT ('tviews_' || lpad(least(p_depth, 99)::text, 2, '0') || '_'
+              || @schema@._short_name(p_src_schema, p_src_name, p_tv_schema, p_tv_name))::name $$;
+
+-- 1 for a tview that reads only tables, 1 + the deepest tview it reads otherwise.
+CREATE OR REPLACE FUNCTION @schema@._depth(p_id integer) RETURNS integer
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH RECURSIVE up(tview_id, depth) AS (
+        SELECT p_id, 1
+        UNION ALL
+        SELECT t.tview_id, up.depth + 1
+        FROM up
+        JOIN @schema@.tview_source s ON s.tview_id = up.tview_id
+        JOIN @schema@.tview t ON t.tview_schema = s.source_schema AND t.tview_name = s.source_name
+        WHERE up.depth < 99
+    )
+    SELECT max(depth) FROM up
+$$;
 
 CREATE OR REPLACE FUNCTION @schema@._raise(code text, msg text, detail text, hint text) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
@@ -167,6 +189,7 @@ DECLARE
     v_when       text;
     v_trg        text;
     v_i          integer;
+    v_depth      integer;
 BEGIN
     SELECT * INTO t FROM @schema@.tview WHERE tview_id = p_id;
     v_rel := format('%I.%I', t.tview_schema, t.tview_name);
@@ -284,6 +307,7 @@ $tviews_body$$f$,
     -- tview's row type, so dropping or replacing the tview (DROP ... CASCADE, as dbt does when a
     -- model stops being a tview) drops these triggers with it.
     v_when := format('WHEN (NULL::%s IS NULL)', v_rel);
+    v_depth := @schema@._depth(p_id);
     FOR s IN SELECT * FROM @schema@.tview_source WHERE tview_id = p_id ORDER BY source_schema, source_name LOOP
         SELECT string_agg(format('%I', c), ', ' ORDER BY o),
                bool_and(@schema@._comparable(a.atttypid::regtype))
@@ -348,11 +372,15 @@ $tviews_body$$f$,
             v_src_cols, v_keys_sel, v_src_cols, v_keys_sel, v_delta_upd, v_keys_sel,
             t.base_name || '__apply', v_args);
 
-        v_trg := @schema@._trigger_name(t.tview_schema, t.tview_name, s.source_schema, s.source_name);
-        FOR v_i IN 1..4 LOOP
-            EXECUTE format('DROP TRIGGER IF EXISTS %I ON %I.%I',
-                v_trg || (ARRAY['_ins', '_upd', '_del', '_trn'])[v_i], s.source_schema, s.source_name);
-        END LOOP;
+        IF s.trigger_name IS NOT NULL THEN
+            FOR v_i IN 1..4 LOOP
+                EXECUTE format('DROP TRIGGER IF EXISTS %I ON %I.%I',
+                    s.trigger_name || (ARRAY['_ins', '_upd', '_del', '_trn'])[v_i], s.source_schema, s.source_name);
+            END LOOP;
+        END IF;
+        v_trg := @schema@._trigger_name(v_depth, t.tview_schema, t.tview_name, s.source_schema, s.source_name);
+        UPDATE @schema@.tview_source SET trigger_name = v_trg
+        WHERE tview_id = s.tview_id AND source_schema = s.source_schema AND source_name = s.source_name;
         EXECUTE format('CREATE TRIGGER %I AFTER INSERT ON %I.%I REFERENCING NEW TABLE AS new_rows '
                        'FOR EACH STATEMENT %s EXECUTE FUNCTION @schema@.%I()',
                        v_trg || '_ins', s.source_schema, s.source_name, v_when, s.function_name);
@@ -381,8 +409,8 @@ DECLARE
 BEGIN
     SELECT * INTO t FROM @schema@.tview WHERE tview_id = p_id;
     FOR s IN SELECT * FROM @schema@.tview_source WHERE tview_id = p_id LOOP
-        v_trg := @schema@._trigger_name(t.tview_schema, t.tview_name, s.source_schema, s.source_name);
-        IF to_regclass(format('%I.%I', s.source_schema, s.source_name)) IS NOT NULL THEN
+        v_trg := s.trigger_name;
+        IF v_trg IS NOT NULL AND to_regclass(format('%I.%I', s.source_schema, s.source_name)) IS NOT NULL THEN
             FOREACH v_sfx IN ARRAY ARRAY['_ins', '_upd', '_del', '_trn'] LOOP
                 EXECUTE format('DROP TRIGGER IF EXISTS %I ON %I.%I', v_trg || v_sfx, s.source_schema, s.source_name);
             END LOOP;
@@ -574,10 +602,10 @@ BEGIN
         SELECT 1 FROM @schema@.tview_source s
         WHERE s.tview_id = t.tview_id AND (
             to_regclass(format('%I.%I', s.source_schema, s.source_name)) IS NULL
-            OR (SELECT count(*) FROM pg_trigger g, @schema@._trigger_name(t.tview_schema, t.tview_name,
-                                                                          s.source_schema, s.source_name) n
+            OR (SELECT count(*) FROM pg_trigger g
                 WHERE g.tgrelid = to_regclass(format('%I.%I', s.source_schema, s.source_name))
-                  AND g.tgname IN (n || '_ins', n || '_upd', n || '_del', n || '_trn')) <> 4
+                  AND g.tgname IN (s.trigger_name || '_ins', s.trigger_name || '_upd',
+                                   s.trigger_name || '_del', s.trigger_name || '_trn')) <> 4
             OR to_regprocedure(format('@schema@.%I()', s.function_name)) IS NULL));
 END $$;
 
