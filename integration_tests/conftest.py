@@ -93,8 +93,9 @@ class DbtProject:
                 pass
 
         target_path = self.project_dir / "target" / self.schema
-        cli = [*args, "--project-dir", str(self.project_dir), "--profiles-dir", str(self.profiles_dir),
-               "--target-path", str(target_path)]
+        cli = [*args, "--project-dir", str(self.project_dir), "--profiles-dir", str(self.profiles_dir)]
+        if args[0] not in ("deps", "clean"):  # they take no --target-path
+            cli += ["--target-path", str(target_path)]
         with _env({**self.pg.profile_env(self.schema), **self.extra_env,
                    "DBT_LOG_PATH": str(target_path / "logs"), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}):
             res = dbtRunner(callbacks=[on_event]).invoke(cli)

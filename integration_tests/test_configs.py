@@ -12,7 +12,7 @@ import psycopg
 import pytest
 from conftest import DbtResult, divergences
 from pgtarget import PgTarget
-from test_lifecycle import (  # shared helpers (not tests)
+from consumer import (  # shared helpers and fixtures
     ConsumerProject,
     catalog_rows,
     consumer_template,  # noqa: F401 - fixture

@@ -11,7 +11,7 @@ import psycopg
 import pytest
 from conftest import DbtResult
 from pgtarget import PgTarget
-from test_lifecycle import (  # shared helpers (not tests)
+from consumer import (  # shared helpers and fixtures
     ConsumerProject,
     catalog_rows,
     consumer_template,  # noqa: F401 - fixture

@@ -3,8 +3,7 @@
 Each test copies integration_tests/consumer_project to a temporary directory (so it can rewrite
 model files), points packages.yml at this repository and works in its own schemas.
 
-The helpers at the top (ConsumerProject, consumer_template, maintenance-object queries) are shared
-with test_configs.py and test_errors.py.
+Shared helpers and fixtures live in consumer.py.
 """
 
 from __future__ import annotations
@@ -12,212 +11,39 @@ from __future__ import annotations
 import dataclasses
 import json
 import secrets
-import shutil
 import time
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import psycopg
 import pytest
-from conftest import REPO, DbtProject, divergences, unique_schema
+from conftest import divergences, unique_schema
 from pgtarget import PgTarget
 
-CONSUMER = Path(__file__).resolve().parent / "consumer_project"
-EXAMPLE_MODELS = ("tv_post", "tv_comment", "tv_user", "tv_tag")
-
-# --------------------------------------------------------------------------------------------------
-# Shared helpers
-# --------------------------------------------------------------------------------------------------
-
-
-@dataclasses.dataclass
-class ConsumerProject(DbtProject):
-    """A private copy of consumer_project, run in schema `schema` (sources in `<schema>_src`)."""
-
-    extra_schemas: list[str] = dataclasses.field(default_factory=list)
-
-    @property
-    def src_schema(self) -> str:
-        return self.schema + "_src"
-
-    def model_path(self, name: str) -> Path:
-        return self.project_dir / "models" / f"{name}.sql"
-
-    def write_model(self, name: str, sql: str) -> None:
-        self.model_path(name).write_text(sql)
-
-    def remove_model(self, name: str) -> None:
-        self.model_path(name).unlink()
-
-    def setup(self, rows: int = 3) -> None:
-        self.run("run-operation", "consumer_setup", "--args", json.dumps({"rows": rows}))
-
-    def drop_all(self, conn: psycopg.Connection[Any], runtime: str = "tviews") -> None:
-        for s in (self.schema, self.src_schema, *self.extra_schemas):
-            conn.execute(f'drop schema if exists "{s}" cascade')
-        if conn.execute("select to_regprocedure(%s) is not null", (f'"{runtime}".gc()',)).fetchone()[0]:  # type: ignore[index]
-            conn.execute(f'select "{runtime}".gc()')
-
-
-def make_template(pg: PgTarget, root: Path) -> Path:
-    """consumer_project copied to `root`, packages.yml pointing at this repository, `dbt deps` done."""
-    shutil.copytree(CONSUMER, root, ignore=shutil.ignore_patterns("target", "dbt_packages", "logs",
-                                                                   "package-lock.yml"))
-    (root / "packages.yml").write_text(f"packages:\n  - local: {REPO}\n")
-    from dbt.cli.main import dbtRunner
-
-    # `dbt deps` takes no --target-path, so it is invoked directly rather than via DbtProject.run
-    res = dbtRunner().invoke(["deps", "--project-dir", str(root), "--profiles-dir", str(root)])
-    assert res.success, f"dbt deps failed: {res.exception}"
-    assert (root / "dbt_packages" / "tviews").exists()
-    return root
-
-
-def copy_project(pg: PgTarget, template: Path, dest: Path, prefix: str = "tvc") -> ConsumerProject:
-    """A fresh copy of the prepared template (dbt_packages included) in `dest`, with its own schema."""
-    shutil.copytree(template, dest, symlinks=True, ignore=shutil.ignore_patterns("target", "logs"))
-    return ConsumerProject(pg, dest, dest, unique_schema(prefix))
-
-
-@pytest.fixture(scope="module")
-def consumer_template(pg: PgTarget, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_template(pg, tmp_path_factory.mktemp("consumer") / "template")
-
-
-@pytest.fixture(scope="module")
-def mconn(pg: PgTarget) -> Iterator[psycopg.Connection[Any]]:
-    """An autocommit connection shared by a module's fixtures and tests."""
-    with psycopg.connect(pg.dsn, autocommit=True) as c:
-        yield c
-
-
-@pytest.fixture()
-def consumer(pg: PgTarget, consumer_template: Path, tmp_path: Path,
-             mconn: psycopg.Connection[Any]) -> Iterator[ConsumerProject]:
-    """A private copy of the consumer project with its source tables created (3 customers), not built."""
-    project = copy_project(pg, consumer_template, tmp_path / "project")
-    project.setup()
-    yield project
-    project.drop_all(mconn)
-
-
-def q(conn: psycopg.Connection[Any], sql: str, *params: Any) -> list[tuple[Any, ...]]:
-    return list(conn.execute(sql, params).fetchall())
-
-
-def one(conn: psycopg.Connection[Any], sql: str, *params: Any) -> Any:
-    row = conn.execute(sql, params).fetchone()
-    return None if row is None else row[0]
-
-
-def schema_exists(conn: psycopg.Connection[Any], schema: str) -> bool:
-    return bool(one(conn, "select to_regnamespace(%s) is not null", schema))
-
-
-def relation_oid(conn: psycopg.Connection[Any], schema: str, name: str) -> tuple[int, int] | None:
-    """(pg_class.oid, relfilenode) of a relation, None when it does not exist."""
-    row = conn.execute("select c.oid::bigint, c.relfilenode::bigint from pg_class c "
-                       "where c.oid = to_regclass(format('%%I.%%I', %s::text, %s::text))",
-                       (schema, name)).fetchone()
-    return None if row is None else (int(row[0]), int(row[1]))
-
-
-def catalog_rows(conn: psycopg.Connection[Any], schemas: list[str], runtime: str = "tviews") -> set[str]:
-    """'schema.name' of every catalog entry in `schemas` (empty when the runtime does not exist)."""
-    if not one(conn, "select to_regclass(%s) is not null", f'"{runtime}".tview'):
-        return set()
-    return {r[0] for r in q(conn, f'select tview_schema || \'.\' || tview_name from "{runtime}".tview '
-                                  "where tview_schema = any(%s)", schemas)}
-
-
-def tviews_triggers(conn: psycopg.Connection[Any], schemas: list[str]) -> set[tuple[str, str]]:
-    """(table, trigger) for every trigger named tviews_% on a table in `schemas`."""
-    return set(q(conn, r"""
-        select n.nspname || '.' || c.relname, g.tgname::text
-        from pg_trigger g join pg_class c on c.oid = g.tgrelid join pg_namespace n on n.oid = c.relnamespace
-        where not g.tgisinternal and g.tgname like 'tviews\_%%' and n.nspname = any(%s)""", schemas))
-
-
-def expected_triggers(conn: psycopg.Connection[Any], schemas: list[str], runtime: str = "tviews") -> set[tuple[str, str]]:
-    """The triggers the catalog says tviews in `schemas` need: 4 per source, a guard per tview."""
-    if not one(conn, "select to_regclass(%s) is not null", f'"{runtime}".tview'):
-        return set()
-    rt = f'"{runtime}"'
-    return set(q(conn, f"""
-        select s.source_schema || '.' || s.source_name,
-               ({rt}._trigger_name(t.tview_schema, t.tview_name, s.source_schema, s.source_name) || x)::text
-        from {rt}.tview t join {rt}.tview_source s using (tview_id),
-             unnest(array['_ins', '_upd', '_del', '_trn']) x
-        where t.tview_schema = any(%s) or s.source_schema = any(%s)
-        union all
-        select t.tview_schema || '.' || t.tview_name, 'tviews_guard' from {rt}.tview t
-        where t.tview_schema = any(%s)""", schemas, schemas, schemas))
-
-
-def generated_functions(conn: psycopg.Connection[Any], runtime: str = "tviews") -> set[str]:
-    """Names of every generated (per-tview) function in the runtime schema."""
-    return {r[0] for r in q(conn, r"""
-        select proname::text from pg_proc where pronamespace = to_regnamespace(%s)
-          and proname ~ '(__apply|__full|__diff|_src)$'""", runtime)}
-
-
-def expected_functions(conn: psycopg.Connection[Any], runtime: str = "tviews",
-                       schemas: list[str] | None = None) -> set[str]:
-    """The generated functions the catalog accounts for (of tviews in `schemas`, or of every tview)."""
-    if not one(conn, "select to_regclass(%s) is not null", f'"{runtime}".tview'):
-        return set()
-    rt = f'"{runtime}"'
-    where = "where t.tview_schema = any(%s)" if schemas is not None else ""
-    params = (schemas,) if schemas is not None else ()
-    return {r[0] for r in q(conn, f"""
-        select (t.base_name || x)::text from {rt}.tview t, unnest(array['__apply', '__full', '__diff']) x {where}
-        union all
-        select s.function_name::text from {rt}.tview t join {rt}.tview_source s using (tview_id) {where}""",
-                            *(params * 2))}
-
-
-def tview_functions(conn: psycopg.Connection[Any], schema: str, name: str, runtime: str = "tviews") -> set[str]:
-    """The generated functions of one tview, per the catalog: apply, full, diff and one per source."""
-    rt = f'"{runtime}"'
-    return {r[0] for r in q(conn, f"""
-        select (t.base_name || x)::text from {rt}.tview t, unnest(array['__apply', '__full', '__diff']) x
-        where t.tview_schema = %s and t.tview_name = %s
-        union all
-        select s.function_name::text from {rt}.tview t join {rt}.tview_source s using (tview_id)
-        where t.tview_schema = %s and t.tview_name = %s""", schema, name, schema, name)}
-
-
-def assert_maintenance_exact(conn: psycopg.Connection[Any], project: ConsumerProject, runtime: str = "tviews") -> None:
-    """Triggers on the project's tables and generated functions are exactly what the catalog needs."""
-    schemas = [project.schema, project.src_schema, *project.extra_schemas]
-    assert tviews_triggers(conn, schemas) == expected_triggers(conn, schemas, runtime)
-    assert generated_functions(conn, runtime) == expected_functions(conn, runtime), "orphan or missing functions"
-
-
-def model_result(conn: psycopg.Connection[Any], sql: str) -> list[tuple[Any, ...]]:
-    return sorted(q(conn, sql), key=repr)
-
-
-# The SELECTs of the consumer's models, as plain SQL over a source schema (to compare contents).
-def customer_sql(src: str) -> str:
-    return (f'select c.pk_customer, c.name, c.region, '
-            f'(select count(*) from "{src}".tb_order o where o.fk_customer = c.pk_customer), '
-            f'(select coalesce(sum(o.amount), 0) from "{src}".tb_order o where o.fk_customer = c.pk_customer) '
-            f'from "{src}".tb_customer c')
-
-
-TV_ORDER_ONE_SOURCE = """{{ config(materialized='tview', unique_key='pk_order') }}
--- changed: no join any more, a computed column
-select o.pk_order, o.fk_customer, o.amount * 2 as double_amount, upper(o.status) as status
-from {{ source('shop', 'tb_order') }} o
-where o.status <> 'cancelled'
-"""
-
-
-# --------------------------------------------------------------------------------------------------
-# Tests
-# --------------------------------------------------------------------------------------------------
+from consumer import (  # noqa: F401 - shared helpers and fixtures
+    CONSUMER,
+    EXAMPLE_MODELS,
+    ConsumerProject,
+    make_template,
+    copy_project,
+    consumer_template,
+    mconn,
+    consumer,
+    q,
+    one,
+    schema_exists,
+    relation_oid,
+    catalog_rows,
+    tviews_triggers,
+    owned_by,
+    expected_triggers,
+    generated_functions,
+    expected_functions,
+    tview_functions,
+    assert_maintenance_exact,
+    model_result,
+    customer_sql,
+    TV_ORDER_ONE_SOURCE,
+)
 
 
 def test_consumer_project_builds_only_its_own_models(consumer: ConsumerProject, mconn) -> None:
@@ -263,7 +89,7 @@ def test_changed_sql_rebuilds_and_replaces_maintenance(consumer: ConsumerProject
     old_oid = relation_oid(mconn, s, "tv_order")
     old_functions = expected_functions(mconn, schemas=[s])
     all_functions_before = generated_functions(mconn)
-    assert len([t for t in tviews_triggers(mconn, [src]) if t[1].startswith("tviews_tv_order_")]) == 8
+    assert len([t for t in tviews_triggers(mconn, [src]) if owned_by("tv_order", t[1])]) == 8
 
     consumer.write_model("tv_order", TV_ORDER_ONE_SOURCE)
     res = consumer.run("run")
@@ -277,10 +103,10 @@ def test_changed_sql_rebuilds_and_replaces_maintenance(consumer: ConsumerProject
 
     # exactly the new set: 4 triggers on tb_order for tv_order, none left on tb_customer
     trig = tviews_triggers(mconn, [src])
-    assert {t for t in trig if t[1].startswith("tviews_tv_order_")} == {
-        t for t in expected_triggers(mconn, [s]) if t[1].startswith("tviews_tv_order_")}
-    assert [t for t in trig if t[1].startswith("tviews_tv_order_") and t[0] == f"{src}.tb_customer"] == []
-    assert len([t for t in trig if t[1].startswith("tviews_tv_order_")]) == 4
+    assert {t for t in trig if owned_by("tv_order", t[1])} == {
+        t for t in expected_triggers(mconn, [s]) if owned_by("tv_order", t[1])}
+    assert [t for t in trig if owned_by("tv_order", t[1]) and t[0] == f"{src}.tb_customer"] == []
+    assert len([t for t in trig if owned_by("tv_order", t[1])]) == 4
     new_functions = expected_functions(mconn, schemas=[s])
     assert generated_functions(mconn) == (all_functions_before - old_functions) | new_functions
     assert len(new_functions) == len(old_functions) - 1  # tv_order lost its tb_customer trigger function
@@ -377,7 +203,7 @@ def test_switching_away_from_tview_removes_maintenance(consumer: ConsumerProject
     consumer.run("run")
     assert one(mconn, "select relkind from pg_class where oid = %s::regclass", f'"{s}".tv_order') == (
         "r" if materialized == "table" else "v")
-    assert [t for t in tviews_triggers(mconn, [s, src]) if "tv_order" in t[1] or t[0] == f"{s}.tv_order"] == []
+    assert [t for t in tviews_triggers(mconn, [s, src]) if owned_by("tv_order", t[1]) or t[0] == f"{s}.tv_order"] == []
     assert f"{s}.tv_order" not in catalog_rows(mconn, [s])
     assert generated_functions(mconn) & own_functions == set()
     assert_maintenance_exact(mconn, consumer)
@@ -415,7 +241,7 @@ def test_broken_maintenance_is_repaired_by_the_next_run(consumer: ConsumerProjec
     """A tview whose source trigger was dropped by hand is not kept as is: the next dbt run rebuilds it and it is exact again."""
     consumer.run("run")
     s, src = consumer.schema, consumer.src_schema
-    trigger = next(t for t in sorted(tviews_triggers(mconn, [src])) if t[1].startswith("tviews_tv_order_")
+    trigger = next(t for t in sorted(tviews_triggers(mconn, [src])) if owned_by("tv_order", t[1])
                    and t[1].endswith("_ins") and t[0] == f"{src}.tb_order")
     mconn.execute(f'drop trigger "{trigger[1]}" on "{src}".tb_order')
     assert one(mconn, "select tviews.is_intact(%s, 'tv_order')", s) is False
@@ -441,7 +267,7 @@ def test_cleanup_after_removing_a_model(consumer: ConsumerProject, mconn) -> Non
     assert relation_oid(mconn, s, "tv_order") is not None  # table kept
     assert one(mconn, f'select count(*) from "{s}".tv_order') == 6
     assert catalog_rows(mconn, [s]) == {f"{s}.tv_customer", f"{s}.tv_region"}
-    assert [t for t in tviews_triggers(mconn, [s, src]) if "tv_order" in t[1] or t[0] == f"{s}.tv_order"] == []
+    assert [t for t in tviews_triggers(mconn, [s, src]) if owned_by("tv_order", t[1]) or t[0] == f"{s}.tv_order"] == []
     assert generated_functions(mconn) & order_functions == set()
     assert_maintenance_exact(mconn, consumer)
     mconn.execute(f'insert into "{src}".tb_order values (100, 1, 5, \'open\')')  # the kept table is a plain table now
@@ -492,7 +318,7 @@ def test_failed_build_leaves_nothing_behind_in_a_fresh_database(pg: PgTarget, co
             project.write_model("tv_bad", "{{ config(materialized='tview', unique_key='pk_customer') }}\n"
                                           "select c.pk_customer, now() as seen_at from {{ source('shop', 'tb_customer') }} c")
             res = project.run("run", expect_ok=False)
-            assert "now" in res.text
+            assert "depends on the clock" in res.text
             project.remove_model("tv_bad")
             project.write_model("tv_dup", "{{ config(materialized='tview', unique_key='fk_customer') }}\n"
                                           "select o.fk_customer, o.amount from {{ source('shop', 'tb_order') }} o")

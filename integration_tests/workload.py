@@ -43,7 +43,8 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from psycopg.types.json import Jsonb
+from psycopg.pq import TransactionStatus
+from psycopg.types.json import Json, Jsonb
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -200,6 +201,34 @@ def divergences(conn: psycopg.Connection[Any], schema: str) -> list[tuple[Any, .
         (schema,)).fetchall())
 
 
+def text_divergences(conn: psycopg.Connection[Any], schema: str) -> list[tuple[Any, ...]]:
+    """Like divergences(), but rows must be *identical*, not only equal: compared as text.
+
+    tviews.diff compares through jsonb, where 1.5 = 1.50 and '1 day' = '24 hours'; a client reading
+    the tview sees the difference. Runs each tview's deployed SELECT with its pinned settings.
+    """
+    out: list[tuple[Any, ...]] = []
+    tviews = conn.execute("select tview_name, definition, settings from tviews.tview where tview_schema = %s "
+                          "order by 1", (schema,)).fetchall()
+    for name, definition, settings in tviews:
+        in_txn = conn.info.transaction_status == TransactionStatus.INTRANS
+        conn.execute("SAVEPOINT tv_strict" if in_txn else "BEGIN")
+        try:
+            for k, v in sorted(settings.items()):
+                conn.execute("select set_config(%s, %s, true)", (k, v))
+            tv = f"{qi(schema)}.{qi(name)}"
+            out += conn.execute(
+                f"select %s::text, 'missing from tview', r from (select d::text r from ({definition}) d "
+                f"except all select t::text from {tv} t) a "
+                f"union all select %s::text, 'extra in tview', r from (select t::text r from {tv} t "
+                f"except all select d::text from ({definition}) d) b", (name, name)).fetchall()
+        finally:
+            conn.execute("ROLLBACK TO SAVEPOINT tv_strict" if in_txn else "ROLLBACK")
+            if in_txn:
+                conn.execute("RELEASE SAVEPOINT tv_strict")
+    return out
+
+
 class WorkloadFailure(AssertionError):
     pass
 
@@ -214,13 +243,14 @@ class _Tolerated(Exception):
 
 
 class Workload:
-    def __init__(self, conn: psycopg.Connection[Any], spec: WorkloadSpec, seed: int) -> None:
+    def __init__(self, conn: psycopg.Connection[Any], spec: WorkloadSpec, seed: int, strict: bool = False) -> None:
         if not conn.autocommit:
             raise ValueError("the workload drives its own BEGIN/COMMIT: pass an autocommit connection")
         self.conn = conn
         self.cur = psycopg.ClientCursor(conn)  # statements are logged exactly as sent
         self.spec = spec
         self.seed = seed
+        self.strict = strict  # also require text-identical rows (text_divergences)
         self.rng = random.Random(seed)
         self.nonce = self.rng.getrandbits(20)
         self.counter = 0
@@ -326,7 +356,12 @@ class Workload:
         if base == "uuid":
             return uuid.UUID(int=r.getrandbits(128), version=4)
         if base in ("jsonb", "json"):
-            return Jsonb({"k": r.choice(WORDS), "n": r.randint(0, 9)})
+            # numbers that are equal but print differently (1, 1.0, 1.00), and for json (kept as
+            # written) different spacing
+            n = r.randint(0, 3)
+            template = r.choice(('{{"k": "{k}", "n": {n}}}', '{{"k":"{k}","n":{n}}}', '{{ "n" : {n} , "k" : "{k}" }}'))
+            doc = template.format(k=r.choice(WORDS), n=r.choice((str(n), f"{n}.0", f"{n}.00")))
+            return (Jsonb if base == "jsonb" else Json)(doc, dumps=lambda d: d)
         if base == "text[]":
             return [r.choice(WORDS) for _ in range(r.randint(0, 3))]
         if base == "integer[]":
@@ -411,7 +446,7 @@ class Workload:
         cols, rows = made
         col_list = ", ".join(qi(c.name) for c in cols)
         stmt = f"COPY {self.rel(table)} ({col_list}) FROM STDIN"
-        shown = [[v.obj if isinstance(v, Jsonb) else v for v in row] for row in rows]
+        shown = [[v.obj if isinstance(v, (Json, Jsonb)) else v for v in row] for row in rows]
         self.log.append(f"{stmt};  -- rows: {shown!r}")
         with self.cur.copy(stmt) as cp:
             for row in rows:
@@ -472,7 +507,14 @@ class Workload:
             return False
         cols = self.sample(candidates, self.rng.choice((1, 1, 2)))
         mode = self.rng.random()
-        if mode < 0.12:  # same values: a write that changes nothing
+        numeric = [c for c in candidates if c.type == "numeric"]
+        if mode < 0.05 and numeric:  # the same number with another scale: equal, but prints differently
+            c = self.rng.choice(numeric)
+            self.execute(f"UPDATE {self.rel(table)} SET {qi(c.name)} = "
+                         f"{self.rng.choice(('trim_scale({})', 'round({}, 3)')).format(qi(c.name))}"
+                         f" WHERE {self.where_keys(table, keys)}")
+            self.count("rescale")
+        elif mode < 0.15:  # same values: a write that changes nothing
             sets = ", ".join(f"{qi(c.name)} = {qi(c.name)}" for c in cols)
             self.execute(f"UPDATE {self.rel(table)} SET {sets} WHERE {self.where_keys(table, keys)}")
         elif mode < 0.35 and all(_expression(c) and c.name not in info.unique_columns and c.name not in spec.values
@@ -591,6 +633,8 @@ class Workload:
 
     def check(self, where: str) -> None:
         bad = divergences(self.conn, self.spec.tview_schema)
+        if not bad and self.strict:
+            bad = text_divergences(self.conn, self.spec.tview_schema)
         if bad:
             raise WorkloadFailure(self.report(f"{len(bad)} divergent rows {where}", bad))
 
@@ -699,6 +743,13 @@ def example_workload(source_schema: str, tview_schema: str) -> WorkloadSpec:
     })
 
 
+def _amount(r: random.Random) -> Decimal:
+    """A price with a varying number of decimals: 45.5, 45.50, 45.500 are equal, and print differently."""
+    value = Decimal(r.randint(100, 9999)).scaleb(-2)
+    return value.quantize(Decimal(1).scaleb(-r.choice((1, 2, 2, 3)))) if value == value.quantize(Decimal("0.1")) \
+        else value.quantize(Decimal(1).scaleb(-r.choice((2, 2, 3))))
+
+
 def shapes_workload(source_schema: str, tview_schema: str) -> WorkloadSpec:
     status = ("new", "paid", "shipped", "cancelled")
     return WorkloadSpec(source_schema, tview_schema, {
@@ -708,8 +759,7 @@ def shapes_workload(source_schema: str, tview_schema: str) -> WorkloadSpec:
                                 values={"price": lambda r: Decimal(r.randint(100, 9999)).scaleb(-2)}),
         "tb_order": TableSpec(weight=1.0, target_rows=25, values={"status": lambda r: r.choice(status)}),
         "tb_order_line": TableSpec(weight=1.3, target_rows=50,
-                                   values={"quantity": lambda r: r.randint(1, 5),
-                                           "unit_price": lambda r: Decimal(r.randint(100, 9999)).scaleb(-2)}),
+                                   values={"quantity": lambda r: r.randint(1, 5), "unit_price": _amount}),
         "tb_review": TableSpec(weight=1.0, target_rows=30, values={"rating": lambda r: r.randint(1, 5)}),
     })
 
@@ -764,6 +814,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="PostgreSQL to use (default TVIEWS_TEST_DSN, else 127.0.0.1:5432 or embedded)")
     p.add_argument("--no-build", action="store_true", help="the schema is already built: only run the workload")
     p.add_argument("--keep", action="store_true", help="keep the schemas afterwards")
+    p.add_argument("--strict", action="store_true",
+                   help="also require rows to be identical as text (1.5 vs 1.50 counts as a divergence)")
     p.add_argument("--keep-going", action="store_true",
                    help="after a divergence, report it, refresh the tviews and continue")
     args = p.parse_args(argv)
@@ -789,7 +841,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     total_bad = 0
     done = 0
     with psycopg.connect(pg.dsn, autocommit=True) as conn:
-        w = Workload(conn, spec, seed)
+        w = Workload(conn, spec, seed, strict=args.strict)
         print(f"seed {seed}: {args.transactions} transactions on {source_schema}, checking tviews in {schema}")
         try:
             while done < args.transactions:
@@ -798,7 +850,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     done += 1
                 except WorkloadFailure as e:
                     done += 1
-                    bad = divergences(conn, schema)
+                    bad = divergences(conn, schema) or (text_divergences(conn, schema) if args.strict else [])
                     total_bad += max(len(bad), 1)
                     print(str(e), file=sys.stderr)
                     if not args.keep_going:

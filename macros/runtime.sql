@@ -38,9 +38,19 @@
   {{ return(tviews.default__analyze_model('', 'runtime', none, '')) }}
 {%- endmacro %}
 
-{#- A dollar-quoted literal, safe for any text (SQL of models, JSON plans). -#}
+{#- A dollar-quoted literal, safe for any text (SQL of models, JSON plans). Dispatched so that
+    projects under plain `type: postgres` still parse (the tview materialization then says what
+    to install). -#}
 {% macro literal(text) -%}
+  {{ return(adapter.dispatch('literal', 'tviews')(text)) }}
+{%- endmacro %}
+
+{% macro tviews__literal(text) -%}
   {{ return(adapter.tviews_literal(text)) }}
+{%- endmacro %}
+
+{% macro default__literal(text) -%}
+  {{ return("'" ~ (text | string).replace("'", "''") ~ "'") }}
 {%- endmacro %}
 
 {#-

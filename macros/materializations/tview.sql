@@ -18,6 +18,7 @@
 
   {#- Analysis first: an unsupported model fails before anything is created. -#}
   {%- set plan = tviews.analyze_model(sql, model.name, tviews.config_value('unique_key'), tviews.rebuild_inputs()) -%}
+  {%- do adapter.tviews_begin() -%}
   {%- do tviews.install_runtime() -%}
 
   {%- if existing_relation is not none and existing_relation.is_table
@@ -93,8 +94,9 @@
     {{ adapter.rename_relation(existing_relation, backup_relation) }}
     {{ adapter.rename_relation(intermediate_relation, target_relation) }}
     {#- Dropping the old table also drops its source triggers and those of the tviews that read
-        it (they depend on its row type); register() and reattach_dependents() put them back. -#}
-    {{ drop_relation_if_exists(backup_relation) }}
+        it (they depend on its row type); register() and reattach_dependents() put them back.
+        The plain drop, not the adapter's: that one also runs gc() and repair(), needless here. -#}
+    {% do default__drop_relation(backup_relation) %}
     {%- do tviews.register(target_relation, sql, plan) -%}
     {% call statement('tviews_reattach') -%}
       select {{ rt }}.reattach_dependents({{ tviews.literal(target_relation.schema) }}, {{ tviews.literal(target_relation.identifier) }})

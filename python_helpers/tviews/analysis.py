@@ -408,6 +408,7 @@ def _resolve_key(
             raise KeyError_(
                 model,
                 f"no unique_key configured and no single pk_* output column to infer it from (found: {found})",
+                where="outputs: " + ", ".join(outputs),
                 hint="set config(unique_key='...') to the column (or list of columns) that identifies a row",
             )
         names = candidates

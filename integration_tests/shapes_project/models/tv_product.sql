@@ -8,6 +8,7 @@ select
     p.pk_product,
     p.name,
     p.price,
+    p.attrs,
     coalesce(cat.name, 'uncategorized') as category,
     (select count(*) from {{ source('shop', 'tb_review') }} r where r.fk_product = p.pk_product) as review_count,
     (select round(avg(r.rating), 2) from {{ source('shop', 'tb_review') }} r

@@ -8,7 +8,7 @@ select
     p.sku,
     p.name as product,
     case when cu.pk_customer is null then null
-         else jsonb_build_object('id', cu.id, 'name', cu.name) end as author
+         else jsonb_build_object('id', cu.id, 'name', cu.name, 'prefs', cu.prefs) end as author
 from {{ target.schema }}_shop.tb_review r
 join {{ target.schema }}_shop.tb_product p on p.pk_product = r.fk_product
 left join {{ source('shop', 'tb_customer') }} cu on cu.pk_customer = r.fk_customer

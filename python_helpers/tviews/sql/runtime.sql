@@ -609,6 +609,29 @@ BEGIN
             OR to_regprocedure(format('@schema@.%I()', s.function_name)) IS NULL));
 END $$;
 
+-- Reinstall the maintenance of tviews whose table is live but lost source triggers (a source table
+-- was replaced, e.g. a dbt table model rebuilt with DROP ... CASCADE), and recompute them. Tviews
+-- with a missing source are left for is_intact() to report. Returns the names it repaired.
+CREATE OR REPLACE FUNCTION @schema@.repair() RETURNS SETOF text
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE t @schema@.tview;
+BEGIN
+    -- In dependency order, so a repaired tview is recomputed before the tviews that read it.
+    FOR t IN SELECT * FROM @schema@.tview ORDER BY @schema@._depth(tview_id), tview_id LOOP
+        IF EXISTS (SELECT 1 FROM pg_trigger
+                   WHERE tgrelid = to_regclass(format('%I.%I', t.tview_schema, t.tview_name))
+                     AND tgname = 'tviews_guard')
+           AND NOT @schema@.is_intact(t.tview_schema, t.tview_name)
+           AND NOT EXISTS (SELECT 1 FROM @schema@.tview_source s WHERE s.tview_id = t.tview_id
+                           AND to_regclass(format('%I.%I', s.source_schema, s.source_name)) IS NULL) THEN
+            PERFORM @schema@._install_generated(t.tview_id);
+            PERFORM @schema@.refresh(t.tview_schema, t.tview_name);
+            RETURN NEXT format('%I.%I', t.tview_schema, t.tview_name);
+        END IF;
+    END LOOP;
+END $$;
+
 -- Forget tviews whose table was dropped or replaced by something else (it lost its guard trigger),
 -- dropping their leftover triggers and functions. Returns the names it removed.
 CREATE OR REPLACE FUNCTION @schema@.gc() RETURNS SETOF text

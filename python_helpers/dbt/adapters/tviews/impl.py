@@ -14,6 +14,7 @@ from typing import Any, Sequence
 from dbt.adapters.base import available
 from dbt.adapters.postgres import PostgresAdapter
 from dbt_common.exceptions import DbtRuntimeError
+from psycopg2.extensions import TRANSACTION_STATUS_IDLE
 
 import tviews
 from tviews.pgcatalog import current_settings, load_catalog
@@ -29,18 +30,35 @@ class TviewsAdapter(PostgresAdapter):
 
     # -- helpers ---------------------------------------------------------------------------------
 
-    def _query(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
-        # dbt's execute() takes no bind parameters; use the same connection's cursor directly so
-        # names from the SQL are never spliced into catalog queries. Inside the model's transaction.
+    def _handle_in_transaction(self) -> Any:
+        """dbt's connection, with the server really inside a transaction.
+
+        dbt's outside-transaction hooks send a literal COMMIT, after which psycopg2 believes a
+        transaction is open while the server is idle: every later statement would commit on its
+        own and the build would not be atomic. Ask the server, and BEGIN if it is idle."""
         connection = self.connections.get_thread_connection()
         if not connection.transaction_open:
             self.connections.begin()
         handle = connection.handle
-        with handle.cursor() as cur:
+        if handle.get_transaction_status() == TRANSACTION_STATUS_IDLE:
+            with handle.cursor() as cur:
+                cur.execute("begin")
+        return handle
+
+    def _query(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        # dbt's execute() takes no bind parameters; use the same connection's cursor directly so
+        # names from the SQL are never spliced into catalog queries.
+        with self._handle_in_transaction().cursor() as cur:
             cur.execute(sql, params)
             return list(cur.fetchall())
 
     # -- called from Jinja -----------------------------------------------------------------------
+
+    @available
+    def tviews_begin(self) -> str:
+        """Start the model's transaction for real (see _handle_in_transaction)."""
+        self._handle_in_transaction()
+        return ""
 
     @available
     def tviews_runtime_sql(self, schema: str) -> str:
