@@ -122,6 +122,17 @@ SHAPES: dict[str, tuple[list[str] | None, str]] = {
                                                        where c.fk_post = p.pk_post)), 0)
                                  from {s}.tb_post p where p.fk_user = u.pk_user) as comments_received
         from {s}.tb_user u"""),
+    "tv_union": (["pk_item"], """select 'post:' || p.pk_post as pk_item, p.title as text, u.name as author
+        from {s}.tb_post p join {s}.tb_user u on u.pk_user = p.fk_user
+        union all
+        select 'comment:' || c.pk_comment, c.body, cu.name
+        from {s}.tb_comment c left join {s}.tb_user cu on cu.pk_user = c.fk_user"""),
+    "tv_lateral_sub": (["pk_post"], """select p.pk_post, (select count(*) from {s}.tb_comment c
+          cross join lateral jsonb_array_elements(jsonb_build_array(c.body, c.score)) e
+          where c.fk_post = p.pk_post) as n from {s}.tb_post p"""),
+    "tv_same_twice": (["pk_comment"], """select c.pk_comment, cu.name as commenter, pu.name as author
+        from {s}.tb_comment c join {s}.tb_user cu on cu.pk_user = c.fk_user
+        join {s}.tb_post p on p.pk_post = c.fk_post join {s}.tb_user pu on pu.pk_user = p.fk_user"""),
     "tv_on_tview": (["pk_group"], """select g.pk_group, g.name, count(i.pk_post) as posts,
           coalesce(jsonb_agg(i.title order by i.pk_post) filter (where i.pk_post is not null), '[]'::jsonb) as titles
         from {s}.tb_group g left join {s}.tb_user u on u.fk_group = g.pk_group

@@ -17,7 +17,6 @@ from typing import Any
 
 import psycopg
 import pytest
-
 from conftest import DbtProject, divergences, tview_count, unique_schema
 from pgtarget import PgTarget
 from workload import PROJECTS, Workload, dbt, text_divergences
@@ -87,7 +86,8 @@ def test_shapes_project_builds_and_stays_exact_under_random_writes(shapes: DbtPr
     assert divergences(conn, s) == []
     assert one("select (products, total_price)::text from {s}.tv_category_rollup where pk_category = 3") \
         == "(2,235.50)"
-    assert one("select array_agg(pk_customer order by 1) from {s}.tv_customer_flags") == [1, 2]
+    # Brian joins (a paid order, and UK is a VIP country); Ada leaves (her review rated 1)
+    assert one("select array_agg(pk_customer order by 1) from {s}.tv_customer_flags") == [2]
     assert one("select (lines, amount)::text from {s}.tv_order_summary where pk_order = 1") == "(2,570.00)"
     assert one("select units from {s}.tv_sku_report where sku = 'BK-001'") == 10
     conn.execute(f"insert into {shop}.tb_review (fk_product, fk_customer, rating, body, created_at) "
@@ -95,7 +95,7 @@ def test_shapes_project_builds_and_stays_exact_under_random_writes(shapes: DbtPr
     assert divergences(conn, s) == []
     assert one("select count(*) from {s}.tv_customer_flags") == 0
     conn.execute(f"delete from {shop}.tb_review where body = 'golf'")
-    assert one("select count(*) from {s}.tv_customer_flags") == 2
+    assert one("select count(*) from {s}.tv_customer_flags") == 1
     assert one("select category from {s}.tv_order_line where (fk_order, line_no) = (1, 1)") == "DB"
     assert one("select units from {s}.tv_product_sales where sku = 'BK-001'") == 10
     assert one("select spend from {s}.tv_customer_spend where fk_customer = 2") == Decimal("29.97")
@@ -106,10 +106,13 @@ def test_shapes_project_builds_and_stays_exact_under_random_writes(shapes: DbtPr
     with psycopg.connect(shapes.pg.dsn, autocommit=True) as c:
         w = Workload(c, spec, SEED)
         w.run(TRANSACTIONS)  # raises WorkloadFailure (seed, log, divergent rows) on the first divergence
-    for kind in ("insert", "update", "update_fk", "update_key", "delete", "upsert", "rollback_to", "release"):
-        assert w.stats.get(kind, 0) > 0, (kind, w.stats)
-    for table in spec.tables:
-        assert w.stats.get(f"update:{table}", 0) + w.stats.get(f"insert:{table}", 0) > 0, (table, w.stats)
+    if TRANSACTIONS >= 200:  # the run did exercise what it claims to
+        kinds = ["insert", "copy", "upsert", "update", "update_fk", "update_key", "delete", "cte",
+                 "rollback_to", "release"]
+        assert [k for k in kinds if not w.stats.get(k)] == [], w.stats
+        for table in spec.tables:
+            written = {k: w.stats.get(f"{k}:{table}", 0) for k in ("insert", "update", "update_fk", "delete")}
+            assert written["insert"] and written["delete"] and written["update"] + written["update_fk"], (table, w.stats)
     assert divergences(conn, s) == []
     assert tview_count(conn, s) == len(built)
 

@@ -14,9 +14,8 @@ from typing import Any
 
 import psycopg
 import pytest
-from psycopg import errors
-
 from conftest import DbtProject, divergences
+from psycopg import errors
 
 pytestmark = [pytest.mark.db, pytest.mark.dbt]
 
@@ -259,17 +258,16 @@ def test_delete_of_a_user_cascades_to_posts_and_comments(blog: Blog) -> None:
 
 
 def test_copy_into_sources(blog: Blog) -> None:
-    with blog.conn.cursor() as cur:
-        with cur.copy(f"copy {blog.app}.tb_user (pk_user, name, email) from stdin") as cp:
-            cp.write_row((20, "Grace", "grace@example.com"))
-            cp.write_row((21, "Hedy", "hedy@example.com"))
+    with blog.conn.cursor() as cur, cur.copy(f"copy {blog.app}.tb_user (pk_user, name, email) from stdin") as cp:
+        cp.write_row((20, "Grace", "grace@example.com"))
+        cp.write_row((21, "Hedy", "hedy@example.com"))
     blog.exact()
     assert blog.user(20)["name"] == "Grace" and blog.user(21)["post_count"] == 0
 
-    with blog.conn.cursor() as cur:
-        with cur.copy(f"copy {blog.app}.tb_comment (fk_post, fk_user, body, created_at) from stdin") as cp:
-            for i, user in enumerate((20, 21, None)):
-                cp.write_row((2, user, f"copied {i}", f"2026-03-0{i + 1} 00:00:00+00"))
+    copy = f"copy {blog.app}.tb_comment (fk_post, fk_user, body, created_at) from stdin"
+    with blog.conn.cursor() as cur, cur.copy(copy) as cp:
+        for i, user in enumerate((20, 21, None)):
+            cp.write_row((2, user, f"copied {i}", f"2026-03-0{i + 1} 00:00:00+00"))
     blog.exact()
     assert [(c["body"], c["author"]) for c in blog.post(2)["comments"]] == [
         ("copied 0", "Grace"), ("copied 1", "Hedy"), ("copied 2", None)]
@@ -317,6 +315,43 @@ def test_insert_on_conflict_do_update(blog: Blog) -> None:
              "on conflict (email) do update set name = excluded.name where false")
     blog.exact()
     assert blog.snapshot() == before
+
+
+def test_data_modifying_with_writes_several_tables_in_one_statement(blog: Blog) -> None:
+    # history -> unix for every post, in one statement that deletes and inserts the same table
+    blog.sql("with moved as (delete from {app}.tb_post_tag where fk_tag = 1 returning fk_post) "
+             "insert into {app}.tb_post_tag select fk_post, 3 from moved on conflict do nothing")
+    blog.exact()
+    assert blog.post(1)["tags"] == ["unix"] and blog.post(2)["tags"] == ["math", "unix"]
+    assert blog.tag(1)[1:] == (0, []) and blog.tag(3)[1] == 3
+    # three tables at once: a comment moves to another post, a post is renamed, a user too
+    blog.sql("with c as (update {app}.tb_comment set fk_post = 2 where pk_comment = 1 returning 1), "
+             "p as (update {app}.tb_post set title = 'Renamed' where pk_post = 3 returning 1) "
+             "update {app}.tb_user set name = 'Brian W. K.' where pk_user = 2")
+    blog.exact()
+    assert [c["author"] for c in blog.post(2)["comments"]] == ["Brian W. K."]
+    assert [c["body"] for c in blog.post(1)["comments"]] == ["Is it Turing complete?"]
+    assert blog.post(3)["title"] == "Renamed" and blog.post(3)["author"]["name"] == "Brian W. K."
+    assert blog.comment(1)[2]["post"]["title"] == "On Bernoulli numbers"
+
+
+def test_merge(blog: Blog) -> None:
+    if blog.conn.info.server_version < 150000:
+        pytest.skip("MERGE needs PostgreSQL 15")
+    blog.sql("merge into {app}.tb_post_tag t using (values (1, 2), (3, 3), (2, 2)) v(p, g) "
+             "on t.fk_post = v.p and t.fk_tag = v.g "
+             "when matched and v.p = 2 then delete "
+             "when matched then update set fk_tag = 1 "
+             "when not matched then insert values (v.p, v.g)")
+    blog.exact()
+    assert blog.post(1)["tags"] == ["history", "math"] and blog.post(2)["tags"] == ["history"]
+    assert blog.post(3)["tags"] == ["history"]
+    assert blog.tag(1)[1] == 3 and blog.tag(2)[1] == 1 and blog.tag(3)[1:] == (0, [])
+    blog.sql("merge into {app}.tb_user u using (values (1, 'Ada M.'), (60, 'Niklaus')) v(k, n) on u.pk_user = v.k "
+             "when matched then update set name = v.n "
+             "when not matched then insert (pk_user, name, email) values (v.k, v.n, 'nw@example.com')")
+    blog.exact()
+    assert blog.post(1)["author"]["name"] == "Ada M." and blog.user(60)["name"] == "Niklaus"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -458,8 +493,8 @@ def test_open_transaction_sees_its_own_writes_in_the_tviews(blog: Blog) -> None:
 
 
 @pytest.mark.parametrize("statement", [
-    "insert into {s}.tv_post (pk_post, id, fk_user, created_at, data) "
-    "values (99, gen_random_uuid(), 1, now(), '{}')",
+    ("insert into {s}.tv_post (pk_post, id, fk_user, created_at, data) "
+     "values (99, gen_random_uuid(), 1, now(), '{}')"),
     "update {s}.tv_post set data = '{}' where pk_post = 1",
     "delete from {s}.tv_user",
     "truncate {s}.tv_tag",

@@ -5,23 +5,30 @@ keys, unique constraints, foreign keys and their actions) and takes a `WorkloadS
 catalog cannot say: which tables to write, how many rows to keep around, and value generators for
 columns with CHECK constraints or special meaning. It then produces transactions of:
 
-  single and multi-row INSERT (also INSERT .. ON CONFLICT DO UPDATE / DO NOTHING) and COPY,
-  UPDATE of plain columns (per-row values, expressions, same-value no-ops), of foreign keys (join
-  keys) and of primary keys (cascading where the FKs say so), DELETE (cascading to children),
-  occasional TRUNCATE (CASCADE when referenced), several statements over several tables,
-  SAVEPOINT with ROLLBACK TO and RELEASE, whole ROLLBACKs, and now and then other session settings.
+  single and multi-row INSERT (also INSERT .. ON CONFLICT DO UPDATE / DO NOTHING), COPY, MERGE
+  (PostgreSQL 15+), UPDATE of plain columns (per-row values, expressions, same-value no-ops, the
+  same number at another scale), of foreign keys (join keys) and of primary keys (cascading where
+  the FKs say so), DELETE (cascading to children), occasional TRUNCATE (CASCADE when referenced),
+  data-modifying WITH (several writes, same or other tables, one statement), several statements over
+  several tables, SAVEPOINT with ROLLBACK TO and RELEASE, whole ROLLBACKs, and now and then other
+  session settings (TimeZone, DateStyle, IntervalStyle, extra_float_digits).
 
 Foreign keys are respected by picking existing parent keys inside the transaction. Statements the
 generator cannot guarantee to be valid (a key change a NO ACTION foreign key may refuse, a composite
 key that may collide) run inside a savepoint; a constraint error raised *by a source table* is
 rolled back and logged, any other error (e.g. from maintenance) fails the run. After every
-transaction, and now and then inside one, every tview in the checked schema must equal its SELECT.
+transaction, and now and then inside one, every tview in the checked schema must equal its SELECT
+(tviews.diff; with strict=True / --strict also identical as text, see text_divergences).
 
 Runs the same for the same seed and the same starting state (every value comes from the seed,
 every choice from rows read in key order).
 
-CLI (builds a fresh schema with dbt, then soaks it):
+CLI (builds a fresh schema with dbt, then soaks it; prints `N divergent rows over T transactions`):
     python integration_tests/workload.py --transactions 10000 --seed 7 [--project example|shapes]
+        [--dsn DSN] [--schema S --no-build] [--strict] [--keep-going] [--keep]
+
+Use from Python on any schema: Workload(conn, WorkloadSpec(source_schema, tview_schema,
+{table: TableSpec(...)}), seed).run(n).
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ import datetime as dt
 import os
 import random
 import secrets
+import shutil
 import sys
 import tempfile
 import time
@@ -261,6 +269,8 @@ class Workload:
         self.history: list[list[str]] = []  # every transaction so far
         self.stats: dict[str, int] = {}
         self.in_txn_checks = 0
+        self.collecting: list[tuple[str, bool]] | None = None
+        self.has_merge = conn.info.server_version >= 150000
 
     # -- helpers ------------------------------------------------------------------------------
 
@@ -276,6 +286,9 @@ class Workload:
 
     def execute(self, sql: str, params: Sequence[Any] | None = None, may_fail: bool = False) -> int:
         text = self.cur.mogrify(sql, params) if params is not None else sql
+        if self.collecting is not None:  # building a data-modifying WITH: run later, as one statement
+            self.collecting.append((text, may_fail))
+            return 0
         if not may_fail:
             self.log.append(text + ";")
             self.cur.execute(text)
@@ -284,11 +297,18 @@ class Workload:
         self.cur.execute("SAVEPOINT tv_try")
         try:
             self.cur.execute(text)
-        except psycopg.errors.IntegrityError as e:
-            if e.diag.schema_name != self.spec.source_schema:
+        except (psycopg.errors.IntegrityError, psycopg.errors.CardinalityViolation) as e:
+            # only errors of the written tables themselves: a constraint of a source table, or
+            # (in a data-modifying WITH) ON CONFLICT meeting a row another part already changed,
+            # raised by the statement itself and not from inside a trigger
+            if isinstance(e, psycopg.errors.CardinalityViolation):
+                if e.diag.context is not None:
+                    raise
+            elif e.diag.schema_name != self.spec.source_schema:
                 raise
             self.cur.execute("ROLLBACK TO SAVEPOINT tv_try")
-            self.log.append(f"  -- refused by {e.diag.table_name} ({e.sqlstate}), ROLLBACK TO SAVEPOINT tv_try")
+            self.log.append(f"  -- refused: {e.diag.table_name or ''} {e.sqlstate} {e.diag.message_primary}; "
+                            "ROLLBACK TO SAVEPOINT tv_try")
             self.count("refused")
             return 0
         self.cur.execute("RELEASE SAVEPOINT tv_try")
@@ -590,7 +610,6 @@ class Workload:
         return True
 
     def op_delete(self, table: str) -> bool:
-        info = self.info[table]
         keys = self.sample(self.keys(table), self.how_many())
         if not keys:
             return False
@@ -608,28 +627,107 @@ class Workload:
 
     # -- transactions -------------------------------------------------------------------------
 
-    def statement(self) -> None:
+    def pick_table(self) -> str:
         tables = list(self.spec.tables)
-        table = self.rng.choices(tables, [self.spec.tables[t].weight for t in tables])[0]
+        return self.rng.choices(tables, [self.spec.tables[t].weight for t in tables])[0]
+
+    def ops(self, table: str) -> list[tuple[Callable[[str], bool], float, str]]:
         spec = self.spec.tables[table]
         n = self.conn.execute(f"select count(*) from {self.rel(table)}").fetchone()[0]  # type: ignore[index]
         grow = 3.0 if n < spec.target_rows / 2 else 0.3 if n > spec.target_rows * 2 else 1.0
-        ops: list[tuple[Callable[[str], bool], float, str]] = [
+        return [
             (self.op_insert, 0.22 * grow, "insert"),
             (self.op_copy, 0.04 * grow, "copy"),
-            (self.op_upsert, 0.07, "upsert"),
+            (self.op_upsert, 0.06, "upsert"),
+            (self.op_merge, 0.05 if self.has_merge else 0.0, "merge"),
             (self.op_update, 0.25, "update"),
             (self.op_update_fk, 0.14, "update_fk"),
             (self.op_update_key, 0.05, "update_key"),
             (self.op_delete, 0.16 / grow, "delete"),
+            (self.op_cte, 0.04, "cte"),
             (self.op_truncate, self.spec.truncate_rate, "truncate"),
         ]
+
+    def statement(self) -> None:
+        table = self.pick_table()
+        ops = self.ops(table)
         for _ in range(8):
             fn, _w, name = self.rng.choices(ops, [w for _f, w, _n in ops])[0]
             if fn(table):
                 self.count(name)
                 self.count(f"{name}:{table}")
                 return
+
+    def op_cte(self, table: str) -> bool:
+        """Two or three writes, to the same or other tables, as one statement (data-modifying WITH):
+        one snapshot for all, the triggers of every table fire at its end."""
+        if self.collecting is not None:
+            return False
+        allowed = {"insert", "upsert", "update", "update_fk", "update_key", "delete"}
+        self.collecting = []
+        try:
+            for i in range(self.rng.choice((2, 2, 3))):
+                t = table if i == 0 else self.pick_table()
+                ops = [o for o in self.ops(t) if o[2] in allowed]
+                for _ in range(8):
+                    fn = self.rng.choices(ops, [w for _f, w, _n in ops])[0][0]
+                    if fn(t):
+                        break
+            parts = self.collecting
+        finally:
+            self.collecting = None
+        if len(parts) < 2:
+            return False
+        body = ",\n  ".join(f"w{i} AS ({text})" for i, (text, _f) in enumerate(parts))
+        # statements under one snapshot do not see each other: a child may point at a parent
+        # another part deletes, which the foreign key refuses at the end of the statement
+        self.execute(f"WITH {body}\nSELECT 1", may_fail=True)
+        return True
+
+    def op_merge(self, table: str) -> bool:
+        """MERGE: per source row update, delete or insert (PostgreSQL 15+)."""
+        info = self.info[table]
+        cols = self.insertable(table)
+        key_cols = [info.column(k) for k in info.key]
+        own_key = all(c in cols for c in key_cols)
+        existing = self.sample(self.keys(table), self.how_many())
+        made = self.new_rows(table, self.rng.randint(0, 2))
+        if made is None or not cols:
+            return False
+        parents: dict[str, list[Any]] = {}
+        rows: list[tuple[list[Any], list[Any], str]] = []  # (key values, column values, action)
+        try:
+            for k in existing:
+                by_key = dict(zip(info.key, k))
+                rows.append((list(k), [by_key.get(c.name) if c.name in by_key else self.value(table, c, parents)
+                                       for c in cols], self.rng.choice("uud")))
+        except LookupError:
+            return False
+        for r in made[1]:
+            d = dict(zip((c.name for c in cols), r))
+            rows.append(([d[c.name] for c in key_cols] if own_key else [None] * len(key_cols), r, "i"))
+        seen: set[tuple[Any, ...]] = set()
+        rows = [r for r in rows if r[2] == "i" and not own_key or (tuple(r[0]) not in seen
+                                                                   and not seen.add(tuple(r[0])))]  # type: ignore[func-returns-value]
+        if not rows:
+            return False
+        values = ", ".join(
+            "(" + ", ".join([self.literal(v, c.type) for v, c in zip(k, key_cols)]
+                            + [self.literal(v, c.type) for v, c in zip(vals, cols)] + [f"'{act}'"]) + ")"
+            for k, vals, act in rows)
+        names = [f"k{i}" for i in range(len(key_cols))] + [f"v{i}" for i in range(len(cols))] + ["act"]
+        match = " AND ".join(f"t.{qi(c.name)} = s.k{i}" for i, c in enumerate(key_cols))
+        frozen = self.spec.tables[table].frozen
+        sets = ", ".join(f"{qi(c.name)} = s.v{i}" for i, c in enumerate(cols)
+                         if c.name not in info.key and c.name not in frozen)
+        update = f"WHEN MATCHED THEN UPDATE SET {sets}" if sets else "WHEN MATCHED THEN DO NOTHING"
+        self.execute(
+            f"MERGE INTO {self.rel(table)} AS t USING (VALUES {values}) AS s({', '.join(names)}) ON {match} "
+            f"WHEN MATCHED AND s.act = 'd' THEN DELETE {update} "
+            f"WHEN NOT MATCHED THEN INSERT ({', '.join(qi(c.name) for c in cols)}) "
+            f"VALUES ({', '.join(f's.v{i}' for i in range(len(cols)))})",
+            may_fail=info.may_collide or self.may_be_refused(table, "delete"))
+        return True
 
     def check(self, where: str) -> None:
         bad = divergences(self.conn, self.spec.tview_schema)
@@ -838,8 +936,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         dbt(project.project_dir, env, schema, "build", quiet=True)
     spec = project.workload(source_schema, schema)
     started = time.monotonic()
-    total_bad = 0
-    done = 0
+    total_bad = errors = done = 0
     with psycopg.connect(pg.dsn, autocommit=True) as conn:
         w = Workload(conn, spec, seed, strict=args.strict)
         print(f"seed {seed}: {args.transactions} transactions on {source_schema}, checking tviews in {schema}")
@@ -851,24 +948,29 @@ def main(argv: Sequence[str] | None = None) -> int:
                 except WorkloadFailure as e:
                     done += 1
                     bad = divergences(conn, schema) or (text_divergences(conn, schema) if args.strict else [])
-                    total_bad += max(len(bad), 1)
-                    print(str(e), file=sys.stderr)
+                    total_bad += len(bad)
+                    errors += not bad
+                    print(str(e), file=sys.stderr, flush=True)
                     if not args.keep_going:
                         break
                     for (name,) in conn.execute("select tview_name from tviews.tview where tview_schema = %s "
                                                 "order by tview_id", (schema,)).fetchall():
                         conn.execute("select tviews.refresh(%s, %s)", (schema, name))
                 if done % 500 == 0:
+                    kinds = {k: v for k, v in sorted(w.stats.items()) if ":" not in k}
                     print(f"  {done} transactions, {total_bad} divergent rows, {time.monotonic() - started:.0f} s, "
-                          f"{w.stats}", flush=True)
+                          f"{kinds}", flush=True)
         finally:
-            if not args.keep:
+            if args.keep or args.no_build or total_bad or errors:
+                print(f"schemas {schema} and {source_schema} kept")
+            else:
                 for s in (schema, source_schema):
                     conn.execute(f"drop schema if exists {qi(s)} cascade")
                 conn.execute("select tviews.gc()")
-    print(f"{total_bad} divergent rows over {done} transactions "
-          f"(seed {seed}, {time.monotonic() - started:.1f} s, {w.in_txn_checks} checks inside transactions)")
-    return 1 if total_bad else 0
+                shutil.rmtree(project.project_dir / "target" / schema, ignore_errors=True)
+    print(f"{total_bad} divergent rows over {done} transactions" + (f", {errors} failed statements" if errors else "")
+          + f" (seed {seed}, {time.monotonic() - started:.1f} s, {w.in_txn_checks} checks inside transactions)")
+    return 1 if total_bad or errors else 0
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ from sqlglot import exp
 from sqlglot.errors import ParseError as SqlglotParseError
 from sqlglot.errors import SqlglotError
 from sqlglot.optimizer.qualify import qualify
-from sqlglot.optimizer.scope import Scope, traverse_scope
+from sqlglot.optimizer.scope import Scope, ScopeType, traverse_scope
 
 from .catalog import Catalog, Table
 from .errors import KeyError_, ParseError, SourceError, UnsupportedConstruct
@@ -151,20 +151,26 @@ def analyze(sql: str, *, model: str, unique_key: Sequence[str] | None, catalog: 
     tables = _bind_tables(tree, model, catalog)
     qualified = _qualify(tree, model, tables)
     scopes = list(traverse_scope(qualified))
-    root = scopes[-1]
     _check_supported(qualified, scopes, model, catalog)
-    key_names, key_exprs = _resolve_key(root, unique_key, model, catalog)
+    branches = _branches(scopes)
+    key_names, key_exprs = _resolve_key(branches, unique_key, model, catalog)
 
-    builder = _KeyQueryBuilder(scopes, key_names, key_exprs)
+    # A UNION is maintained branch by branch: each branch is a root with its own key expressions.
+    outer_with = qualified.args.get("with_") if len(branches) > 1 else None
+    builders = [_KeyQueryBuilder(scopes, key_names, exprs, branch, outer_with)
+                for branch, exprs in zip(branches, key_exprs)]
     sources: list[SourcePlan] = []
     for (schema, name), occurrences in _occurrences(scopes).items():
-        queries = [q for occ in occurrences for q in builder.build(*occ)]
         table = tables[(schema, name)]
+        columns = _columns_read(occurrences, table, scopes)
+        queries = [q for occ in occurrences for b in builders for q in b.build(*occ, columns)]
+        if not queries:
+            continue  # read only by a CTE that nothing uses: its writes cannot change the tview
         sources.append(
             SourcePlan(
                 schema=schema,
                 name=name,
-                columns=_columns_read(occurrences, table, scopes),
+                columns=columns,
                 key_query=sql_union([sql for sql, _ in queries]),
                 direct=all(direct for _, direct in queries),
             )
@@ -173,7 +179,7 @@ def analyze(sql: str, *, model: str, unique_key: Sequence[str] | None, catalog: 
         model=model,
         key_columns=tuple(key_names),
         sources=tuple(sorted(sources, key=lambda s: (s.schema, s.name))),
-        lineage=_lineage(root, scopes),
+        lineage=_lineage(branches[0], scopes),
     )
 
 
@@ -184,6 +190,7 @@ def analyze(sql: str, *, model: str, unique_key: Sequence[str] | None, catalog: 
 
 def sql_union(queries: list[str]) -> str:
     """UNION of key queries; each is parenthesized, since each may carry its own WITH."""
+    queries = list(dict.fromkeys(queries))  # the same path can be reached twice (UNION branches)
     if len(queries) == 1:
         return queries[0]
     return "\nUNION\n".join(f"({q})" for q in queries)
@@ -300,11 +307,13 @@ def _check_supported(tree: exp.Expression, scopes: list[Scope], model: str, cata
         raise UnsupportedConstruct(model, problem, where=_snippet(node), hint=hint)
 
     if not isinstance(tree, exp.Select):
-        reject(
-            f"a {type(tree).__name__.upper()} at the top level is not maintained yet",
-            tree,
-            "build each branch as its own tview, or wrap the set operation in a view of your own",
-        )
+        for node in [tree, *(s.expression for s in scopes if _in_root_union(s))]:
+            if isinstance(node, (exp.Intersect, exp.Except)):
+                reject(
+                    f"{type(node).__name__.upper()} at the top level is not maintained yet",
+                    node,
+                    "express it with EXISTS / NOT EXISTS in WHERE, which is maintained",
+                )
     for node in tree.find_all(exp.With):
         if node.args.get("recursive"):
             reject("WITH RECURSIVE cannot be maintained by key", node,
@@ -329,6 +338,9 @@ def _check_supported(tree: exp.Expression, scopes: list[Scope], model: str, cata
                                                                                "Localtimestamp"):
             reject(f"{name or cls} depends on the clock, the session or a sequence", node,
                    "store the value in a source column (e.g. a created_at default) and read that")
+        if name == "age" and len(list(node.iter_expressions())) == 1:
+            reject("age(x) with one argument is measured from today", node,
+                   "use age(x, <a date column>), or store the reference date in a source column")
         fn = catalog.functions.get(name)
         if fn is not None and fn.volatility == "v":
             reject(f"function {name}() is VOLATILE: its result may differ on every call", node,
@@ -337,11 +349,17 @@ def _check_supported(tree: exp.Expression, scopes: list[Scope], model: str, cata
                 and node.this.name.strip().lower() in TIME_LITERALS:
             reject(f"'{node.this.name}' is evaluated when the statement runs", node,
                    "store the value in a source column and read that")
+    for cmp in tree.find_all(exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Between):
+        for lit in cmp.find_all(exp.Literal):
+            if lit.is_string and lit.name.strip().lower() in TIME_LITERALS and not isinstance(lit.parent, exp.Cast):
+                reject(f"'{lit.name}' compared with a date or time is evaluated when the statement runs", cmp,
+                       f"store the reference date in a source column; if '{lit.name}' is text, write "
+                       f"'{lit.name}'::text")
     for scope in scopes:
         select = scope.expression
         if not isinstance(select, exp.Select):
-            if scope.is_root:
-                continue
+            if scope.is_root or _in_root_union(scope) or not isinstance(select, exp.SetOperation):
+                continue  # the top-level UNION chain, or a LATERAL function call
             reject("a set operation (UNION/INTERSECT/EXCEPT) inside a subquery is not maintained yet",
                    select, "split it into separate subqueries or tviews")
         for projection in select.expressions:
@@ -353,6 +371,10 @@ def _check_supported(tree: exp.Expression, scopes: list[Scope], model: str, cata
                                node, "move it to FROM (e.g. CROSS JOIN LATERAL jsonb_array_elements(..))"
                                " and aggregate it in a correlated subquery")
         for join in select.args.get("joins") or []:
+            if isinstance(join.this, exp.Lateral) and not _inside_subquery_or_is(scope):
+                reject("LATERAL in the FROM of the tview's SELECT is not maintained yet", join,
+                       "aggregate the LATERAL rows in a correlated subquery of the select list "
+                       "(e.g. (select jsonb_agg(e) from jsonb_array_elements(..) e))")
             if join.args.get("on") is not None and join.args["on"].find(exp.Select):
                 reject("a subquery inside a JOIN condition is not maintained", join,
                        "move the subquery to the WHERE clause or the select list")
@@ -369,12 +391,35 @@ def _check_supported(tree: exp.Expression, scopes: list[Scope], model: str, cata
             if any(_is_aggregate(n, catalog) for p in select.expressions for n in _walk_no_subqueries(p)):
                 reject("an aggregate inside a derived table or CTE is not maintained yet", select,
                        "compute the aggregate in a correlated subquery of the select list")
-    root = scopes[-1].expression
-    if not root.args.get("group") and any(
-        _is_aggregate(n, catalog) for p in root.expressions for n in _walk_no_subqueries(p)
-    ):
-        reject("an aggregate without GROUP BY yields one row with no key", root,
-               "add GROUP BY on the key, or aggregate in a correlated subquery per parent row")
+    for branch in _branches(scopes):
+        root = branch.expression
+        if not root.args.get("group") and any(
+            _is_aggregate(n, catalog) for p in root.expressions for n in _walk_no_subqueries(p)
+        ):
+            reject("an aggregate without GROUP BY yields one row with no key", root,
+                   "add GROUP BY on the key, or aggregate in a correlated subquery per parent row")
+
+
+def _branches(scopes: list[Scope]) -> list[Scope]:
+    """The SELECTs whose rows make the tview: the root, or each branch of a top-level UNION."""
+    root = scopes[-1]
+    if isinstance(root.expression, exp.Select):
+        return [root]
+    return [s for s in scopes if isinstance(s.expression, exp.Select) and _in_root_union(s)]
+
+
+def _in_root_union(scope: Scope) -> bool:
+    """Is this scope a branch (or an inner UNION) of the top-level UNION chain?"""
+    current: Scope | None = scope
+    while current is not None and not current.is_root:
+        if current.scope_type != ScopeType.SET_OPERATION:
+            return False
+        current = current.parent
+    return current is not None and scope is not current
+
+
+def _inside_subquery_or_is(scope: Scope) -> bool:
+    return scope.is_subquery or _inside_subquery(scope)
 
 
 def _inside_subquery(scope: Scope) -> bool:
@@ -396,10 +441,11 @@ def _output_name(projection: exp.Expression) -> str:
 
 
 def _resolve_key(
-    root: Scope, unique_key: Sequence[str] | None, model: str, catalog: Catalog
-) -> tuple[list[str], list[exp.Expression]]:
-    select = root.expression
-    outputs = {_output_name(p): (p.this if isinstance(p, exp.Alias) else p) for p in select.expressions}
+    branches: list[Scope], unique_key: Sequence[str] | None, model: str, catalog: Catalog
+) -> tuple[list[str], list[list[exp.Expression]]]:
+    """The key's output names, and for each branch the expressions that compute them."""
+    first = branches[0].expression
+    outputs = [_output_name(p) for p in first.expressions]
     names = list(unique_key or [])
     if not names:
         candidates = [n for n in outputs if n.startswith("pk_")]
@@ -412,7 +458,6 @@ def _resolve_key(
                 hint="set config(unique_key='...') to the column (or list of columns) that identifies a row",
             )
         names = candidates
-    exprs: list[exp.Expression] = []
     for name in names:
         if name not in outputs:
             raise KeyError_(
@@ -421,32 +466,40 @@ def _resolve_key(
                 where="outputs: " + ", ".join(outputs),
                 hint="name one of the output columns, or alias the key expression to that name",
             )
-        e = outputs[name]
-        bad = next(
-            (n for n in e.walk() if isinstance(n, (exp.Select, exp.Window)) or _is_aggregate(n, catalog)),
-            None,
-        )
-        if bad is not None:
-            raise KeyError_(
-                model,
-                f"unique_key column {name!r} is computed by a subquery, window or aggregate",
-                where=_snippet(e),
-                hint="key the tview by a source column or a GROUP BY expression",
+    positions = [outputs.index(n) for n in names]
+    per_branch: list[list[exp.Expression]] = []
+    for branch in branches:
+        select = branch.expression
+        exprs: list[exp.Expression] = []
+        for name, position in zip(names, positions):
+            projection = select.expressions[position]
+            e = projection.this if isinstance(projection, exp.Alias) else projection
+            bad = next(
+                (n for n in e.walk() if isinstance(n, (exp.Select, exp.Window)) or _is_aggregate(n, catalog)),
+                None,
             )
-        exprs.append(e)
-    distinct = select.args.get("distinct")
-    if distinct is not None and distinct.args.get("on") is not None:
-        # DISTINCT ON keeps one row per group; a write can change which row wins, and only the
-        # group's key finds the row that lost. The key must be the DISTINCT ON expressions.
-        on = {e.sql(DIALECT) for e in distinct.args["on"].expressions}
-        if on != {e.sql(DIALECT) for e in exprs}:
-            raise KeyError_(
-                model,
-                "with DISTINCT ON, the unique_key must be exactly the DISTINCT ON expressions",
-                where=_snippet(distinct),
-                hint="set unique_key to the output columns of the DISTINCT ON expressions",
-            )
-    return names, exprs
+            if bad is not None:
+                raise KeyError_(
+                    model,
+                    f"unique_key column {name!r} is computed by a subquery, window or aggregate",
+                    where=_snippet(e),
+                    hint="key the tview by a source column or a GROUP BY expression",
+                )
+            exprs.append(e)
+        distinct = select.args.get("distinct")
+        if distinct is not None and distinct.args.get("on") is not None:
+            # DISTINCT ON keeps one row per group; a write can change which row wins, and only the
+            # group's key finds the row that lost. The key must be the DISTINCT ON expressions.
+            on = {e.sql(DIALECT) for e in distinct.args["on"].expressions}
+            if on != {e.sql(DIALECT) for e in exprs}:
+                raise KeyError_(
+                    model,
+                    "with DISTINCT ON, the unique_key must be exactly the DISTINCT ON expressions",
+                    where=_snippet(distinct),
+                    hint="set unique_key to the output columns of the DISTINCT ON expressions",
+                )
+        per_branch.append(exprs)
+    return names, per_branch
 
 
 # --------------------------------------------------------------------------------------------------
@@ -530,6 +583,16 @@ def _aliases_in(node: exp.Expression) -> set[str]:
     return {str(c.table) for c in node.find_all(exp.Column) if c.table}
 
 
+def _reads_delta(node: exp.Expression) -> bool:
+    return any(t.name == DELTA and not t.db for t in node.find_all(exp.Table))
+
+
+def _free_aliases(node: exp.Expression) -> set[str]:
+    """Aliases a conjunct reads from outside itself (those its own subqueries define excluded)."""
+    inner = {str(i.alias_or_name) for sel in node.find_all(exp.Select) for i in _from_items(sel)}
+    return _aliases_in(node) - inner
+
+
 def _has_subquery(node: exp.Expression) -> bool:
     return node.find(exp.Select) is not None
 
@@ -556,34 +619,42 @@ class _Step:
 
 
 class _KeyQueryBuilder:
-    def __init__(self, scopes: list[Scope], key_names: list[str], key_exprs: list[exp.Expression]):
+    def __init__(self, scopes: list[Scope], key_names: list[str], key_exprs: list[exp.Expression],
+                 root: Scope, outer_with: exp.Expression | None = None):
         self.scopes = scopes
-        self.root = scopes[-1]
+        self.root = root  # the SELECT whose rows are keyed: the root, or a UNION branch
+        self.outer_with = outer_with  # the UNION's WITH, which its branches' queries need
+        self.current: tuple[str, str, tuple[str, ...]] | None = None  # the table being built for
         self.key_names = key_names
         self.key_exprs = key_exprs
         self.root_aliases = {a for a, _ in _own_items(self.root)}
 
     # -- entry ------------------------------------------------------------------------------------
 
-    def build(self, scope: Scope, alias: str, table: exp.Table) -> list[tuple[str, bool]]:
-        """Key queries (SQL, direct?) for one occurrence of a source table."""
-        delta = exp.Table(this=exp.to_identifier(DELTA), alias=exp.TableAlias(this=exp.to_identifier(alias)))
+    def build(self, scope: Scope, alias: str, table: exp.Table, columns: Sequence[str] = ()) -> list[tuple[str, bool]]:
+        """Key queries (SQL, direct?) for one occurrence of a source table, whose changed rows
+        (projected on `columns`, the table's columns the model reads) are in tviews_delta."""
+        self.current = (table.db, table.name, tuple(columns))
+        delta = exp.Table(this=exp.to_identifier(DELTA),
+                          alias=exp.TableAlias(this=exp.to_identifier(alias, quoted=True)))
         step = self._substitute(scope, alias, delta)
         return [q for s, sub_step in self._climb(scope, step) for q in self._finish(s, sub_step)]
 
     # -- climbing from the occurrence to the root -----------------------------------------------
 
     def _climb(self, scope: Scope, step: _Step) -> Iterator[tuple[Scope, _Step]]:
-        if scope.is_root:
+        if scope is self.root:
             yield scope, step
             return
+        if scope.is_root or scope.scope_type == ScopeType.SET_OPERATION:
+            return  # this path leads to another UNION branch: its own builder covers it
         if scope.is_subquery:
             parent = scope.parent
             assert parent is not None
             exists = self._exists(scope, step)
             parent_select = self._bare_copy(parent)
             parent_select.where(exists, copy=False)
-            parent_step = _Step(parent_select, None, set(), (scope, step))
+            parent_step = _Step(parent_select, None, set(), subquery=(scope, step))
             yield from self._climb(parent, parent_step)
             return
         if scope.is_derived_table or scope.is_cte:
@@ -593,7 +664,8 @@ class _KeyQueryBuilder:
             body.set("where", exp.Where(this=_and(self._safe_conjuncts(body.args.get("where"))))
                      if self._safe_conjuncts(body.args.get("where")) else None)
             for parent, alias in self._references(scope):
-                replacement = exp.Subquery(this=body.copy(), alias=exp.TableAlias(this=exp.to_identifier(alias)))
+                replacement = exp.Subquery(this=body.copy(),
+                                           alias=exp.TableAlias(this=exp.to_identifier(alias, quoted=True)))
                 yield from self._climb(parent, self._substitute(parent, alias, replacement))
             return
         raise AssertionError(f"unexpected scope type {scope.scope_type}")
@@ -622,8 +694,8 @@ class _KeyQueryBuilder:
     @staticmethod
     def _safe_conjuncts(where: exp.Expression | None) -> list[exp.Expression]:
         # Conjuncts with a subquery read other tables at their current state; dropping them only
-        # selects more keys.
-        return [c for c in _conjuncts(where) if not _has_subquery(c)]
+        # selects more keys. A conjunct that reads the changed rows is the one that matters: kept.
+        return [c for c in _conjuncts(where) if not _has_subquery(c) or _reads_delta(c)]
 
     def _substitute(self, scope: Scope, alias: str, replacement: exp.Expression) -> _Step:
         """Replace FROM item `alias` and tighten outer joins to the rows that contain it."""
@@ -709,9 +781,16 @@ class _KeyQueryBuilder:
     def _main(self, step: _Step) -> tuple[str, bool]:
         direct = self._direct(step)
         if direct is not None:
-            return direct, True
-        select = self._keys_select(step.select.copy(), self.key_exprs)
-        return select.sql(DIALECT), False
+            body = direct.copy()
+            body.set("with_", None)
+            only_delta = not body.find(exp.Join) and all(t.name == DELTA for t in body.find_all(exp.Table))
+            return self._render(direct), only_delta
+        return self._render(self._keys_select(step.select.copy(), self.key_exprs)), False
+
+    def _with_outer(self, select: exp.Select) -> exp.Select:
+        if self.outer_with is not None and not select.args.get("with_"):
+            select.set("with_", self.outer_with.copy())
+        return select
 
     def _keys_select(self, select: exp.Select, key_exprs: Sequence[exp.Expression]) -> exp.Select:
         kept = self._safe_conjuncts(select.args.get("where"))
@@ -721,6 +800,29 @@ class _KeyQueryBuilder:
         select.set("expressions", self._key_projection(key_exprs))
         select.set("distinct", exp.Distinct())
         return select
+
+    def _render(self, select: exp.Select) -> str:
+        """The final SQL of a key query.
+
+        Any other reference to the changed table (a self-join, the table again in a subquery or a
+        CTE) reads the table *and* the changed rows: a statement can change the rows of several
+        occurrences at once (delete a user who commented on their own post), and the old images
+        must still be found through the occurrence that is not the delta."""
+        select = self._with_outer(select)
+        if self.current is not None:
+            schema, name, columns = self.current
+            for table in list(select.find_all(exp.Table)):
+                if table.name == name and table.db == schema:
+                    cols = [exp.column(c, quoted=True) for c in columns] or [exp.Literal.number(1)]
+                    both = exp.union(
+                        exp.select(*cols).from_(exp.table_(name, db=schema, quoted=True)),
+                        exp.select(*[c.copy() for c in cols]).from_(exp.to_identifier(DELTA)),
+                        distinct=False,
+                    )
+                    alias = table.alias_or_name
+                    table.replace(exp.Subquery(this=both, alias=exp.TableAlias(
+                        this=exp.to_identifier(alias, quoted=True))))
+        return select.sql(DIALECT)
 
     def _unmatched(self, step: _Step) -> list[str]:
         """Keys of rows where the changed rows' side of an outer join is NULL-extended: such a row
@@ -733,7 +835,7 @@ class _KeyQueryBuilder:
             select = step.select.copy()
             _set_side(select.args["joins"][j - 1], None)
             nulled = [_null_columns(k.copy(), side) for k in self.key_exprs]
-            out.append(self._keys_select(select, nulled).sql(DIALECT))
+            out.append(self._render(self._keys_select(select, nulled)))
         return out
 
     def _key_projection(self, exprs: Sequence[exp.Expression] | None = None) -> list[exp.Expression]:
@@ -742,7 +844,7 @@ class _KeyQueryBuilder:
             for e, n in zip(exprs or self.key_exprs, self.key_names)
         ]
 
-    def _direct(self, step: _Step) -> str | None:
+    def _direct(self, step: _Step) -> exp.Select | None:
         """Read the keys off the changed rows without joining the rest of the model, when possible."""
         # (a) the delta item is in the root and every key expression reads only that item, or is
         #     equated to one of its columns by a WHERE conjunct or an inner join condition
@@ -765,7 +867,7 @@ class _KeyQueryBuilder:
             probe = exp.select(*self._key_projection(replacements)).from_(item.copy()).distinct()
             if step.select.args.get("with_"):
                 probe.set("with_", step.select.args["with_"].copy())
-            return probe.sql(DIALECT)
+            return probe
         # (b) the delta is in a subquery directly under the root, correlated to each key column
         sub = step.subquery
         if sub is None:
@@ -784,7 +886,7 @@ class _KeyQueryBuilder:
             if match is None:
                 return None
             replacements.append(match)
-        local = [c for c in conjuncts if _aliases_in(c) <= own]
+        local = [c for c in conjuncts if _free_aliases(c) <= own]
         probe = exp.select(*self._key_projection(replacements)).distinct()
         delta_alias = sub_step.delta_alias
         if delta_alias is not None and all(r.table == delta_alias for r in replacements):
@@ -801,7 +903,7 @@ class _KeyQueryBuilder:
             probe.where(_and(local), copy=False)
         if self.root.expression.args.get("with_") and not probe.args.get("with_"):
             probe.set("with_", self.root.expression.args["with_"].copy())
-        return probe.sql(DIALECT)
+        return probe
 
 
 def _equated_column(key: exp.Column, conjuncts: list[exp.Expression], aliases: set[str]) -> exp.Column | None:

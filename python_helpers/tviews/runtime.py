@@ -20,7 +20,7 @@ def quote_ident(name: str) -> str:
 
 def runtime_sql(schema: str = "tviews") -> str:
     """The runtime's DDL for `schema` (idempotent: safe to run again)."""
-    if not _SAFE_SCHEMA.match(schema):
+    if not _SAFE_SCHEMA.fullmatch(schema):
         raise ValueError(
             f"tviews runtime schema {schema!r} must be a plain identifier (letters, digits, _ and $)"
         )

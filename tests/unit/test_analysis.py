@@ -14,16 +14,14 @@ from importlib import resources
 
 import pytest
 import sqlglot
+import tviews
+from catalog_fixture import CATALOG
+from fixture_format import Fixture, fixtures, normalize_sql
 from sqlglot import exp
 from sqlglot.optimizer.scope import traverse_scope
-
-import tviews
 from tviews import errors
 from tviews.analysis import DELTA, Plan, SourcePlan, analyze, referenced_functions, referenced_tables
 from tviews.runtime import RUNTIME_VERSION, runtime_sql
-
-from catalog_fixture import CATALOG
-from fixture_format import Fixture, fixtures, normalize_sql
 
 VALID = fixtures("valid")
 INVALID = fixtures("invalid")
