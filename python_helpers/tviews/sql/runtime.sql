@@ -7,11 +7,12 @@
 --
 -- Installed by the `tview` materialization into @schema@ (dbt var `tviews_schema`). Idempotent.
 -- Generated objects, per tview <b> (a short stable name):
---   @schema@."<b>__apply"(keys)   recompute the given keys and write the difference
+--   @schema@."<b>__apply"(keys)   recompute the given keys and write the difference (called by the
+--                                 trigger functions, whose owner rights and settings it inherits)
 --   @schema@."<b>__full"()        recompute every key (TRUNCATE of a source, rebuild of a parent)
 --   @schema@."<b>__diff"()        rows where the tview and its SELECT differ (dbt test, verify)
 --   @schema@."<b>__src_<h>"()     trigger function for one source table
--- Every generated function is SECURITY DEFINER (writers need no rights on the tview) and runs with
+-- The other generated functions are SECURITY DEFINER (writers need no rights on the tview) and run with
 -- search_path, TimeZone, DateStyle, IntervalStyle, extra_float_digits and bytea_output pinned to
 -- the values of the build, so results never depend on the writing session's settings.
 
@@ -248,9 +249,11 @@ BEGIN
                      ELSE format('DO UPDATE SET %s WHERE %s', v_set, v_changed) END;
 
     -- apply(keys): recompute these keys, delete the ones that vanished, upsert the changed ones.
+    -- Called only from the trigger functions, which already run as the owner with the pinned
+    -- settings: no SET clauses here, so the nested call costs no GUC save/restore.
     EXECUTE format($f$
 CREATE OR REPLACE FUNCTION @schema@.%I(%s) RETURNS void
-LANGUAGE plpgsql SECURITY DEFINER%s
+LANGUAGE plpgsql%s
 AS $tviews_body$
 #variable_conflict use_column
 BEGIN
@@ -262,7 +265,7 @@ BEGIN
     %s;
 END
 $tviews_body$$f$,
-        t.base_name || '__apply', v_params, v_settings,
+        t.base_name || '__apply', v_params, '',
         (SELECT string_agg('tviews_d.' || c, ', ') FROM unnest(v_cols) c), v_def, v_filter_d,
         v_rel, v_filter_t, v_match, v_upsert);
 
