@@ -71,17 +71,21 @@ AS $$ SELECT '@version@'::text $$;
 -- Small helpers
 -- ================================================================================================
 
--- Can values of this type be compared with = and EXCEPT (a default btree operator class)? Types
--- that cannot (json, xml, point, ...) are compared through their text form instead.
-CREATE OR REPLACE FUNCTION @schema@._comparable(t regtype) RETURNS boolean
+-- Do equal values of this type always look the same? Not for numeric (1.5 = 1.50), jsonb
+-- ({"n": 1.5} = {"n": 1.50}), interval ('1 day' = '24 hours'), float (0 = -0), and types without
+-- equality (json, xml, point): those are compared through their text form, so a change that shows
+-- in the output always reaches the tview.
+CREATE OR REPLACE FUNCTION @schema@._exact(t regtype) RETURNS boolean
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT CASE
-        WHEN ty.typtype = 'd' THEN @schema@._comparable(ty.typbasetype::regtype)
-        WHEN ty.typcategory = 'A' THEN @schema@._comparable(ty.typelem::regtype)
-        WHEN ty.typtype = 'c' THEN false
-        ELSE EXISTS (SELECT 1 FROM pg_opclass c JOIN pg_am a ON a.oid = c.opcmethod
-                     WHERE a.amname = 'btree' AND c.opcdefault AND c.opcintype = ty.oid)
+        WHEN ty.typtype = 'd' THEN @schema@._exact(ty.typbasetype::regtype)
+        WHEN ty.typcategory = 'A' THEN @schema@._exact(ty.typelem::regtype)
+        WHEN ty.typtype = 'e' THEN true
+        ELSE ty.oid IN ('bool'::regtype, 'int2'::regtype, 'int4'::regtype, 'int8'::regtype, 'oid'::regtype,
+                        'text'::regtype, 'varchar'::regtype, 'bpchar'::regtype, 'name'::regtype,
+                        '"char"'::regtype, 'uuid'::regtype, 'date'::regtype, 'timestamp'::regtype,
+                        'timestamptz'::regtype, 'time'::regtype, 'bytea'::regtype)
     END
     FROM pg_type ty WHERE ty.oid = t
 $$;
@@ -184,7 +188,8 @@ DECLARE
     v_settings   text := '';
     v_guc        record;
     v_src_cols   text;
-    v_comparable boolean;
+    v_comparable boolean;  -- every column the tview reads from the source is _exact
+    v_cmp_cols   text;     -- those columns, cast to text where equality is not identity
     v_delta_upd  text;
     v_keys_sel   text;
     v_when       text;
@@ -234,7 +239,7 @@ BEGIN
     -- Rows are rewritten only when a column really changed, so unchanged rows cause no write and
     -- no cascade into tviews built on this one. Types without equality are compared as text.
     SELECT string_agg(format('%I = excluded.%I', a.attname, a.attname), ', ' ORDER BY a.attnum),
-           string_agg(CASE WHEN @schema@._comparable(a.atttypid::regtype)
+           string_agg(CASE WHEN @schema@._exact(a.atttypid::regtype)
                            THEN format('tviews_t.%I IS DISTINCT FROM excluded.%I', a.attname, a.attname)
                            ELSE format('tviews_t.%I::text IS DISTINCT FROM excluded.%I::text', a.attname, a.attname)
                       END, ' OR ' ORDER BY a.attnum)
@@ -295,12 +300,13 @@ $tviews_body$$f$,
 CREATE OR REPLACE FUNCTION @schema@.%I() RETURNS TABLE (problem text, row_data jsonb)
 LANGUAGE sql STABLE SECURITY DEFINER%s
 AS $tviews_body$
-    WITH tviews_tv AS (SELECT to_jsonb(tviews_t) AS tviews_r FROM %s AS tviews_t),
-         tviews_def AS (SELECT to_jsonb(tviews_d) AS tviews_r FROM %s AS tviews_d)
-    SELECT 'missing from tview', tviews_r
+    -- Compared as text: values that are equal but print differently (1.5 and 1.50) count as different.
+    WITH tviews_tv AS (SELECT to_jsonb(tviews_t)::text AS tviews_r FROM %s AS tviews_t),
+         tviews_def AS (SELECT to_jsonb(tviews_d)::text AS tviews_r FROM %s AS tviews_d)
+    SELECT 'missing from tview', tviews_r::jsonb
     FROM (SELECT tviews_r FROM tviews_def EXCEPT ALL SELECT tviews_r FROM tviews_tv) tviews_a
     UNION ALL
-    SELECT 'extra in tview', tviews_r
+    SELECT 'extra in tview', tviews_r::jsonb
     FROM (SELECT tviews_r FROM tviews_tv EXCEPT ALL SELECT tviews_r FROM tviews_def) tviews_b
 $tviews_body$$f$,
         t.base_name || '__diff', v_settings, v_rel, v_def);
@@ -313,13 +319,16 @@ $tviews_body$$f$,
     v_depth := @schema@._depth(p_id);
     FOR s IN SELECT * FROM @schema@.tview_source WHERE tview_id = p_id ORDER BY source_schema, source_name LOOP
         SELECT string_agg(format('%I', c), ', ' ORDER BY o),
-               bool_and(@schema@._comparable(a.atttypid::regtype))
-        INTO v_src_cols, v_comparable
+               string_agg(CASE WHEN @schema@._exact(a.atttypid::regtype) THEN format('%I', c)
+                               ELSE format('%I::text', c) END, ', ' ORDER BY o),
+               bool_and(@schema@._exact(a.atttypid::regtype))
+        INTO v_src_cols, v_cmp_cols, v_comparable
         FROM unnest(s.columns) WITH ORDINALITY AS u(c, o)
         JOIN pg_attribute a ON a.attrelid = format('%I.%I', s.source_schema, s.source_name)::regclass
                            AND a.attname = u.c;
         IF v_src_cols IS NULL THEN  -- reads no column (e.g. count(*) only): any row change matters
             v_src_cols := 'NULL::int AS tviews_none';
+            v_cmp_cols := v_src_cols;
             v_comparable := true;
         END IF;
         -- For UPDATE the changed rows are the symmetric difference of old and new images on the
@@ -367,10 +376,7 @@ $tviews_body$$f$,
             s.function_name, v_settings,
             (SELECT string_agg(format('tviews_k%s %s[];', i, v_types[i]), E'\n    ')
              FROM generate_subscripts(v_key, 1) AS i),
-            CASE WHEN v_comparable THEN v_src_cols
-                 ELSE (SELECT string_agg(format('%I::text', c), ', ') FROM unnest(s.columns) c) END,
-            CASE WHEN v_comparable THEN v_src_cols
-                 ELSE (SELECT string_agg(format('%I::text', c), ', ') FROM unnest(s.columns) c) END,
+            v_cmp_cols, v_cmp_cols,
             p_id, t.base_name || '__full',
             v_src_cols, v_keys_sel, v_src_cols, v_keys_sel, v_delta_upd, v_keys_sel,
             t.base_name || '__apply', v_args);
