@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import secrets
 import shutil
@@ -22,10 +23,18 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="session")
-def pg() -> PgTarget:
-    target = resolve(prefer_local=True)
-    print(f"\nintegration tests on PostgreSQL {target.server_version()} ({target.kind})")
-    return target
+def pg() -> Iterator[PgTarget]:
+    """A database of its own on the resolved server, so nothing else there (a user's tviews in
+    the same runtime schema) can disturb the tests, and the tests leave nothing behind."""
+    server = resolve(prefer_local=True)
+    name = f"tviews_test_{secrets.token_hex(4)}"
+    with psycopg.connect(server.dsn, autocommit=True) as c:
+        c.execute(f'create database "{name}"')
+    target = dataclasses.replace(server, dbname=name)
+    print(f"\nintegration tests on PostgreSQL {target.server_version()} ({target.kind}), database {name}")
+    yield target
+    with psycopg.connect(server.dsn, autocommit=True) as c:
+        c.execute(f'drop database if exists "{name}" with (force)')
 
 
 @pytest.fixture()

@@ -133,6 +133,18 @@ SHAPES: dict[str, tuple[list[str] | None, str]] = {
     "tv_same_twice": (["pk_comment"], """select c.pk_comment, cu.name as commenter, pu.name as author
         from {s}.tb_comment c join {s}.tb_user cu on cu.pk_user = c.fk_user
         join {s}.tb_post p on p.pk_post = c.fk_post join {s}.tb_user pu on pu.pk_user = p.fk_user"""),
+    "tv_cte_chain": (["pk_user"], """with per_post as (select c.fk_post, count(*) as n, max(c.score) as best
+                          from {s}.tb_comment c group by c.fk_post),
+          per_user as (select p.fk_user, sum(pp.n) as comments, max(pp.best) as best
+                       from {s}.tb_post p join per_post pp on pp.fk_post = p.pk_post
+                       where pp.n > 0 group by p.fk_user having count(*) > 0)
+        select u.pk_user, u.name, coalesce(pu.comments, 0) as comments, pu.best
+        from {s}.tb_user u left join per_user pu on pu.fk_user = u.pk_user"""),
+    "tv_bucket": (["bucket"], """select p.score / 2 as bucket, count(*) as n, array_agg(p.pk_post order by p.pk_post) as ids
+        from {s}.tb_post p where p.published group by p.score / 2"""),
+    "tv_distinct_derived": (["fk_user"], """select d.fk_user, count(*) as titles
+        from (select distinct p.fk_user, p.title from {s}.tb_post p where p.fk_user is not null) d
+        group by d.fk_user"""),
     "tv_on_tview": (["pk_group"], """select g.pk_group, g.name, count(i.pk_post) as posts,
           coalesce(jsonb_agg(i.title order by i.pk_post) filter (where i.pk_post is not null), '[]'::jsonb) as titles
         from {s}.tb_group g left join {s}.tb_user u on u.fk_group = g.pk_group

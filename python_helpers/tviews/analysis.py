@@ -157,7 +157,7 @@ def analyze(sql: str, *, model: str, unique_key: Sequence[str] | None, catalog: 
 
     # A UNION is maintained branch by branch: each branch is a root with its own key expressions.
     outer_with = qualified.args.get("with_") if len(branches) > 1 else None
-    builders = [_KeyQueryBuilder(scopes, key_names, exprs, branch, outer_with)
+    builders = [_KeyQueryBuilder(scopes, key_names, exprs, branch, outer_with, model=model, catalog=catalog)
                 for branch, exprs in zip(branches, key_exprs)]
     sources: list[SourcePlan] = []
     for (schema, name), occurrences in _occurrences(scopes).items():
@@ -382,15 +382,14 @@ def _check_supported(tree: exp.Expression, scopes: list[Scope], model: str, cata
             # ORDER BY .. LIMIT in a derived table nested in a correlated subquery is a top-n per
             # parent: any change below the parent recomputes the parent whole, so it is exact.
             # Anywhere else, membership would depend on rows outside the delta.
-            per_parent = ("distinct", "limit", "offset") if _inside_subquery(scope) else ()
-            for arg in ("group", "distinct", "having", "limit", "offset", "qualify"):
+            # GROUP BY, aggregates, DISTINCT and HAVING are maintained: the changed groups are
+            # found from the changed rows, their aggregates are then recomputed whole.
+            per_parent = ("limit", "offset") if _inside_subquery(scope) else ()
+            for arg in ("limit", "offset", "qualify"):
                 if select.args.get(arg) and arg not in per_parent:
-                    reject(f"{arg.upper()} inside a derived table or CTE is not maintained yet",
-                           select, "inline the derived table, or compute the aggregate in a correlated "
-                           "subquery of the select list")
-            if any(_is_aggregate(n, catalog) for p in select.expressions for n in _walk_no_subqueries(p)):
-                reject("an aggregate inside a derived table or CTE is not maintained yet", select,
-                       "compute the aggregate in a correlated subquery of the select list")
+                    reject(f"{arg.upper()} inside a derived table or CTE makes membership depend on rows "
+                           "elsewhere", select, "filter with WHERE instead, or put ORDER BY .. LIMIT in a "
+                           "correlated subquery of the select list (top-n per parent)")
     for branch in _branches(scopes):
         root = branch.expression
         if not root.args.get("group") and any(
@@ -616,11 +615,17 @@ class _Step:
     null_joins: list[tuple[int, set[str]]] = field(default_factory=list)
     # when the delta is in a correlated subquery of this scope: that subquery and its step
     subquery: tuple[Scope, "_Step"] | None = None
+    # (alias, column) pairs whose values are wrong here: aggregates of a derived table or CTE
+    # computed over the changed rows only. No kept condition or key may read them.
+    tainted: set[tuple[str, str]] = field(default_factory=set)
 
 
 class _KeyQueryBuilder:
     def __init__(self, scopes: list[Scope], key_names: list[str], key_exprs: list[exp.Expression],
-                 root: Scope, outer_with: exp.Expression | None = None):
+                 root: Scope, outer_with: exp.Expression | None = None, *, model: str = "?",
+                 catalog: Catalog | None = None):
+        self.model = model
+        self.catalog = catalog or Catalog()
         self.scopes = scopes
         self.root = root  # the SELECT whose rows are keyed: the root, or a UNION branch
         self.outer_with = outer_with  # the UNION's WITH, which its branches' queries need
@@ -658,17 +663,82 @@ class _KeyQueryBuilder:
             yield from self._climb(parent, parent_step)
             return
         if scope.is_derived_table or scope.is_cte:
+            # The derived table over the changed rows: its rows (or groups) that the change touches.
+            # Group keys and plain columns are exact; aggregates are not (they cover only the
+            # changed rows), so the parent must not filter or key on them.
             body = step.select
-            for arg in ("order", "limit", "offset", "fetch", "distinct"):  # a superset of its rows
+            tainted = self._tainted_outputs(body, step.tainted)
+            for arg in ("order", "limit", "offset", "fetch", "distinct", "having"):  # a superset
                 body.set(arg, None)
-            body.set("where", exp.Where(this=_and(self._safe_conjuncts(body.args.get("where"))))
-                     if self._safe_conjuncts(body.args.get("where")) else None)
+            kept = self._safe_conjuncts(body.args.get("where"))
+            body.set("where", exp.Where(this=_and(kept)) if kept else None)
             for parent, alias in self._references(scope):
-                replacement = exp.Subquery(this=body.copy(),
+                used = self._columns_used(parent, alias)
+                targets = {a for p in body.expressions if _output_name(p) in used for a in _aliases_in(p)}
+                replacement = exp.Subquery(this=_prune(body.copy(), targets),
                                            alias=exp.TableAlias(this=exp.to_identifier(alias, quoted=True)))
-                yield from self._climb(parent, self._substitute(parent, alias, replacement))
+                parent_step = self._substitute(parent, alias, replacement)
+                parent_step.tainted = {(alias, c) for c in tainted}
+                self._drop_tainted(parent_step)
+                yield from self._climb(parent, parent_step)
             return
         raise AssertionError(f"unexpected scope type {scope.scope_type}")
+
+    def _tainted_outputs(self, body: exp.Select, tainted_in: set[tuple[str, str]]) -> set[str]:
+        """Output columns of a derived table over the changed rows whose values are not exact."""
+        group = body.args.get("group")
+        projections = [p.this if isinstance(p, exp.Alias) else p for p in body.expressions]
+        aggregating = group is not None or any(
+            _is_aggregate(n, self.catalog) for e in projections for n in _walk_no_subqueries(e))
+        group_sql = set()
+        for g in group.expressions if group is not None else []:
+            if isinstance(g, exp.Literal) and g.is_int and 0 < int(g.name) <= len(projections):
+                g = projections[int(g.name) - 1]  # GROUP BY 1
+            group_sql.add(g.sql(DIALECT))
+        out = set()
+        for p, e in zip(body.expressions, projections):
+            reads_tainted = any((c.table, c.name) in tainted_in for c in e.find_all(exp.Column))
+            if reads_tainted or (aggregating and e.sql(DIALECT) not in group_sql):
+                out.add(_output_name(p))
+        return out
+
+    def _drop_tainted(self, step: _Step) -> None:
+        """Remove the conditions that read inexact aggregates (only ever selects more keys)."""
+        if not step.tainted:
+            return
+
+        def bad(c: exp.Expression) -> bool:
+            return any((col.table, col.name) in step.tainted for col in c.find_all(exp.Column))
+
+        select = step.select
+        where = _conjuncts(select.args.get("where"))
+        if any(bad(c) for c in where):
+            kept = [c for c in where if not bad(c)]
+            select.set("where", exp.Where(this=_and(kept)) if kept else None)
+        for join in select.args.get("joins") or []:
+            on = join.args.get("on")
+            if on is None or not any(bad(c) for c in _conjuncts(on)):
+                continue
+            if join.side:
+                raise UnsupportedConstruct(
+                    self.model, "an aggregate of a derived table or CTE is used in an outer join condition",
+                    where=_snippet(join), hint="join on the derived table's GROUP BY columns, and filter "
+                    "on the aggregate in WHERE")
+            kept = [c for c in _conjuncts(on) if not bad(c)]
+            join.set("on", _and(kept) or exp.true())
+
+    def _columns_used(self, parent: Scope, alias: str) -> set[str]:
+        """Columns of FROM item `alias` that matter for which keys a change reaches: those in the
+        parent's conditions and key (a root or a subquery), or anything (a derived table's parent)."""
+        select = parent.expression
+        if parent is self.root or parent.is_subquery or parent.is_root:
+            parts: list[exp.Expression] = [select.args[a] for a in ("where", "group") if select.args.get(a)]
+            parts += [j for j in select.args.get("joins") or []]
+            if parent is self.root:
+                parts += self.key_exprs
+        else:
+            parts = [select]
+        return {c.name for part in parts for c in part.find_all(exp.Column) if c.table == alias}
 
     def _references(self, target: Scope) -> Iterator[tuple[Scope, str]]:
         for scope in self.scopes:
@@ -768,11 +838,19 @@ class _KeyQueryBuilder:
             probe.set("with_", sub.args["with_"].copy())
         if conditions:
             probe.where(_and(conditions), copy=False)
-        return exp.Exists(this=probe)
+        # Keep the path from the changed rows to the columns that tie the subquery to its parent.
+        own = {str(i.alias_or_name) for i in _from_items(probe)}
+        ties = {a for c in conditions if _free_aliases(c) - own for a in _free_aliases(c) & own}
+        return exp.Exists(this=_prune(probe, ties))
 
     # -- the final SELECT at the root -------------------------------------------------------------
 
     def _finish(self, root: Scope, step: _Step) -> list[tuple[str, bool]]:
+        for key, name in zip(self.key_exprs, self.key_names):
+            if any((c.table, c.name) in step.tainted for c in key.find_all(exp.Column)):
+                raise UnsupportedConstruct(
+                    self.model, f"unique_key column {name!r} is an aggregate of a derived table or CTE",
+                    where=_snippet(key), hint="key the tview by the derived table's GROUP BY columns")
         out = [self._main(step)]
         if step.delta_alias is not None:
             out += [(sql, False) for sql in self._unmatched(step)]
@@ -785,7 +863,8 @@ class _KeyQueryBuilder:
             body.set("with_", None)
             only_delta = not body.find(exp.Join) and all(t.name == DELTA for t in body.find_all(exp.Table))
             return self._render(direct), only_delta
-        return self._render(self._keys_select(step.select.copy(), self.key_exprs)), False
+        select = self._keys_select(step.select.copy(), self.key_exprs)
+        return self._render(_prune(select, self._key_aliases())), False
 
     def _with_outer(self, select: exp.Select) -> exp.Select:
         if self.outer_with is not None and not select.args.get("with_"):
@@ -832,11 +911,16 @@ class _KeyQueryBuilder:
         for j, side in step.null_joins:
             if not any(_aliases_in(k) & side for k in self.key_exprs):
                 continue  # same keys as the rows that contain the changed rows
+            if all(_aliases_in(k) <= side for k in self.key_exprs):
+                continue  # the key is NULL on such rows, and a tview key is never NULL
             select = step.select.copy()
             _set_side(select.args["joins"][j - 1], None)
             nulled = [_null_columns(k.copy(), side) for k in self.key_exprs]
-            out.append(self._render(self._keys_select(select, nulled)))
+            out.append(self._render(_prune(self._keys_select(select, nulled), self._key_aliases())))
         return out
+
+    def _key_aliases(self) -> set[str]:
+        return {a for k in self.key_exprs for a in _aliases_in(k)}
 
     def _key_projection(self, exprs: Sequence[exp.Expression] | None = None) -> list[exp.Expression]:
         return [
@@ -917,11 +1001,97 @@ def _equated_column(key: exp.Column, conjuncts: list[exp.Expression], aliases: s
     return None
 
 
+def _prune(select: exp.Select, targets: set[str]) -> exp.Select:
+    """Keep only the FROM items on the join path from the changed rows to `targets`.
+
+    Correctness, not only speed: the key query finds a row through the *unchanged* rows between
+    the changed row and the key. Items beyond the changed row may have changed in the same
+    statement (an ON DELETE CASCADE deletes the comments of a deleted post before the post's own
+    trigger runs), so requiring them could miss keys. Dropping an item and the conditions that
+    mention it only ever selects more keys."""
+    items = _from_items(select)
+    names = [str(i.alias_or_name) for i in items]
+    joins = select.args.get("joins") or []
+    where = _conjuncts(select.args.get("where"))
+    start = {n for n, i in zip(names, items) if _reads_delta(i)}
+    start |= {a for c in where if _reads_delta(c) for a in _free_aliases(c) if a in names}
+    targets = targets & set(names)
+    if not start or not targets or len(items) < 2:
+        return select
+    edges: dict[str, set[str]] = {n: set() for n in names}
+    for c in where + [c for j in joins if j.args.get("on") is not None for c in _conjuncts(j.args["on"])]:
+        linked = [a for a in _free_aliases(c) if a in edges]
+        for a in linked:
+            edges[a].update(b for b in linked if b != a)
+    for i, item in enumerate(items):  # a LATERAL item depends on what it reads
+        for a in _free_aliases(item):
+            if a in edges and a != names[i]:
+                edges[a].add(names[i])
+                edges[names[i]].add(a)
+    came_from: dict[str, str | None] = {n: None for n in start}
+    frontier = list(start)
+    while frontier:
+        a = frontier.pop(0)
+        for b in sorted(edges[a]):
+            if b not in came_from:
+                came_from[b] = a
+                frontier.append(b)
+    if not targets <= set(came_from):
+        return select  # not connected by conditions: keep everything (still correct)
+    keep = set(start)
+    for t in targets:
+        node: str | None = t
+        while node is not None and node not in start:
+            keep.add(node)
+            node = came_from[node]
+    if keep >= set(names):
+        return select
+    kept_items = [(i, item) for i, item in enumerate(items) if names[i] in keep]
+    new_where = [c for c in where if _free_aliases(c) <= keep]
+    new_joins = []
+    for i, item in kept_items[1:]:
+        join = joins[i - 1].copy()
+        on = join.args.get("on")
+        if on is not None:
+            kept_on = [c for c in _conjuncts(on) if _free_aliases(c) & set(names) <= keep]
+            join.set("on", _and(kept_on) or exp.true())
+        new_joins.append(join)
+    first_index, first = kept_items[0]
+    if first_index > 0:  # the FROM item was dropped: the first kept join's item takes its place
+        on = joins[first_index - 1].args.get("on")
+        if on is not None:
+            new_where += [c for c in _conjuncts(on) if _free_aliases(c) & set(names) <= keep]
+    pruned = select.copy()
+    pruned.set("from_", exp.From(this=first.copy()))
+    pruned.set("joins", new_joins or None)
+    pruned.set("where", exp.Where(this=_and(new_where)) if new_where else None)
+    # Outputs of a derived table that read a dropped item: the parent does not use them for
+    # membership (see _columns_used), so NULL keeps the query valid.
+    dropped = set(names) - keep
+    for projection in pruned.expressions:
+        value = projection.this if isinstance(projection, exp.Alias) else projection
+        if _aliases_in(value) & dropped:
+            if isinstance(projection, exp.Alias):
+                projection.set("this", exp.Null())
+            else:
+                projection.replace(exp.alias_(exp.Null(), exp.to_identifier(_output_name(projection), quoted=True)))
+    group = pruned.args.get("group")
+    if group is not None:
+        kept_group = [g for g in group.expressions if not (_aliases_in(g) & dropped)]
+        pruned.set("group", exp.Group(expressions=kept_group) if kept_group else None)
+    return pruned
+
+
 def _null_columns(node: exp.Expression, aliases: set[str]) -> exp.Expression:
     """Replace the columns of `aliases` by NULL of the same type (CASE WHEN false THEN col END)."""
+    def null_of(col: exp.Column) -> exp.Expression:
+        return exp.Case(ifs=[exp.If(this=exp.false(), true=col.copy())])
+
+    if isinstance(node, exp.Column) and node.table in aliases:
+        return null_of(node)
     for col in list(node.find_all(exp.Column)):
         if col.table in aliases:
-            col.replace(exp.Case(ifs=[exp.If(this=exp.false(), true=col.copy())]))
+            col.replace(null_of(col))
     return node
 
 
