@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 import secrets
 import shutil
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,7 +15,7 @@ import psycopg
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from pgtarget import PgTarget, resolve  # noqa: E402
+from pgtarget import PgTarget, resolve, temporary_env  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -41,20 +39,6 @@ def pg() -> Iterator[PgTarget]:
 def conn(pg: PgTarget) -> Iterator[psycopg.Connection[Any]]:
     with psycopg.connect(pg.dsn, autocommit=True) as c:
         yield c
-
-
-@contextmanager
-def _env(values: dict[str, str]) -> Iterator[None]:
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 @dataclass
@@ -105,7 +89,7 @@ class DbtProject:
         cli = [*args, "--project-dir", str(self.project_dir), "--profiles-dir", str(self.profiles_dir)]
         if args[0] not in ("deps", "clean"):  # they take no --target-path
             cli += ["--target-path", str(target_path)]
-        with _env({**self.pg.profile_env(self.schema), **self.extra_env,
+        with temporary_env({**self.pg.profile_env(self.schema), **self.extra_env,
                    "DBT_LOG_PATH": str(target_path / "logs"), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}):
             res = dbtRunner(callbacks=[on_event]).invoke(cli)
         results = list(getattr(res.result, "results", []) or [])

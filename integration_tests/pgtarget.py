@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,3 +88,18 @@ def resolve(prefer_local: bool = True) -> PgTarget:
     if prefer_local and _local_available():
         return _from_dsn("host=127.0.0.1 port=5432 user=postgres dbname=postgres", "local")
     return _embedded_target()
+
+
+@contextmanager
+def temporary_env(values: dict[str, str]) -> Iterator[None]:
+    """Set environment variables for a block (dbt reads profiles' env_var() at each invocation)."""
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v

@@ -43,8 +43,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -53,6 +52,9 @@ from typing import Any
 import psycopg
 from psycopg.pq import TransactionStatus
 from psycopg.types.json import Json, Jsonb
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from pgtarget import temporary_env  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -873,20 +875,6 @@ PROJECTS = {
 # --------------------------------------------------------------------------------------------------
 
 
-@contextmanager
-def _env(values: dict[str, str]) -> Iterator[None]:
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
 def dbt(project_dir: Path, env: dict[str, str], schema: str, *args: str, quiet: bool = False) -> None:
     """One dbt invocation in `project_dir` (its own profiles.yml), target files under target/<schema>."""
     from dbt.cli.main import dbtRunner
@@ -896,7 +884,7 @@ def dbt(project_dir: Path, env: dict[str, str], schema: str, *args: str, quiet: 
            "--profiles-dir", str(project_dir)]
     if args[0] != "deps":  # deps takes no --target-path
         cli += ["--target-path", str(target)]
-    with _env({**env, "DBT_LOG_PATH": str(target / "logs"), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}):
+    with temporary_env({**env, "DBT_LOG_PATH": str(target / "logs"), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}):
         res = dbtRunner().invoke(cli)
     if not res.success:
         raise RuntimeError(f"dbt {' '.join(args)} in {project_dir} failed: {res.exception or 'see the log above'}")
