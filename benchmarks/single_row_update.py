@@ -28,6 +28,7 @@ import json
 import os
 import platform
 import random
+import shlex
 import statistics
 import subprocess
 import sys
@@ -439,7 +440,7 @@ def main() -> int:
 
     args.out.mkdir(parents=True, exist_ok=True)
     record = {
-        "benchmark": "single_row_update", "timestamp": stamp, "command": " ".join(sys.argv),
+        "benchmark": "single_row_update", "timestamp": stamp, "command": shlex.join(["python", *sys.argv]),
         "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
         "machine": facts, "postgres": pg, "git": git_facts(),
         "dataset": {"sizes": n, "counts": counts, "tview_sizes": tv_sizes, "published_posts": len(published),
