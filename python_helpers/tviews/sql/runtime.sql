@@ -502,7 +502,8 @@ BEGIN
     IF v_bad IS NOT NULL THEN
         PERFORM @schema@._raise('23505', format('tview %I.%I: the unique key %s is not unique', p_schema, p_name,
                 array_to_string(v_key, ', ')), format('Key %s appears in more than one row.', v_bad),
-            'Choose a key that identifies one row of the SELECT (a join may be multiplying rows).');
+            'Choose a key that identifies one row of the SELECT: a join may be multiplying rows, or two '
+            'UNION branches may produce the same key (prefix it per branch, e.g. ''post:'' || id).');
     END IF;
 
     -- Replace an earlier registration of this name.
