@@ -18,3 +18,16 @@ def test_second_run_is_a_noop(example_project: DbtProject, conn) -> None:
     example_project.run("run")
     second = example_project.run("run")
     assert set(second.statuses().values()) == {"KEEP (unchanged)"}
+
+
+def test_every_key_query_reads_the_changed_rows(example_project: DbtProject, conn) -> None:
+    """Each installed delta-key query reads tviews_delta: none falls back to selecting every key."""
+    example_project.run("run")
+    rows = conn.execute(
+        "select t.tview_name, s.source_name, s.key_query from tviews.tview t "
+        "join tviews.tview_source s using (tview_id) where t.tview_schema = %s",
+        (example_project.schema,),
+    ).fetchall()
+    assert len(rows) >= 10
+    blind = [(tv, src) for tv, src, query in rows if "tviews_delta" not in query]
+    assert blind == []
