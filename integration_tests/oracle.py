@@ -145,6 +145,8 @@ SHAPES: dict[str, tuple[list[str] | None, str]] = {
     "tv_distinct_derived": (["fk_user"], """select d.fk_user, count(*) as titles
         from (select distinct p.fk_user, p.title from {s}.tb_post p where p.fk_user is not null) d
         group by d.fk_user"""),
+    "tv_distinct_on": (["fk_user"], """select distinct on (p.fk_user) p.fk_user, p.pk_post as best_post, p.title
+        from {s}.tb_post p where p.fk_user is not null order by p.fk_user, p.score desc, p.pk_post"""),
     "tv_on_tview": (["pk_group"], """select g.pk_group, g.name, count(i.pk_post) as posts,
           coalesce(jsonb_agg(i.title order by i.pk_post) filter (where i.pk_post is not null), '[]'::jsonb) as titles
         from {s}.tb_group g left join {s}.tb_user u on u.fk_group = g.pk_group
