@@ -56,7 +56,8 @@
 {#-
   Install or upgrade the runtime when the installed version differs (its version is kept in the
   schema's comment, readable without calling a function that may not exist yet). Runs inside the
-  model's transaction; concurrent dbt threads serialize on an advisory lock.
+  model's transaction; concurrent dbt threads serialize on the same advisory lock as builds (an
+  install takes table locks that a concurrent build's install() would wait for).
 -#}
 {% macro install_runtime() -%}
   {%- set wanted = adapter.tviews_runtime_version() -%}
@@ -65,7 +66,7 @@
   {%- endset -%}
   {%- if run_query(version_sql).columns[0].values()[0] != 'dbt-tviews runtime ' ~ wanted -%}
     {% call statement('tviews_runtime_lock') -%}
-      select pg_advisory_xact_lock(hashtext('dbt-tviews runtime'))
+      select pg_advisory_xact_lock(hashtext('dbt-tviews build'))
     {%- endcall %}
     {%- if run_query(version_sql).columns[0].values()[0] != 'dbt-tviews runtime ' ~ wanted -%}
       {{ log("tviews: installing runtime " ~ wanted ~ " in schema " ~ tviews.runtime_schema()) }}

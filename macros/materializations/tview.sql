@@ -71,7 +71,13 @@
 
 {% macro build(target_relation, existing_relation, sql, plan) -%}
   {%- set rt = tviews.runtime_relation_sql() -%}
-  {#- No write to a source may commit between the snapshot of the build and the triggers. -#}
+  {#- One tview build at a time per database: a build holds its sources locked until COMMIT, and two
+      overlapping builds (dbt threads) could each wait for the other's sources, or for a table the
+      other's post-hook writes. Then no write to a source may commit between the snapshot of the
+      build and the triggers. -#}
+  {% call statement('tviews_build_lock') -%}
+    select pg_advisory_xact_lock(hashtext('dbt-tviews build'))
+  {%- endcall %}
   {% call statement('tviews_lock_sources') -%}
     select {{ rt }}.lock_sources({{ tviews.literal(tojson(plan.sources)) }}::jsonb)
   {%- endcall %}
