@@ -147,6 +147,44 @@ SHAPES: dict[str, tuple[list[str] | None, str]] = {
         group by d.fk_user"""),
     "tv_distinct_on": (["fk_user"], """select distinct on (p.fk_user) p.fk_user, p.pk_post as best_post, p.title
         from {s}.tb_post p where p.fk_user is not null order by p.fk_user, p.score desc, p.pk_post"""),
+    "tv_window": (["pk_post"], """select p.pk_post, p.title,
+          row_number() over (partition by p.fk_user order by p.score desc, p.pk_post) as nth_of_author,
+          count(*) over (partition by p.fk_user) as author_posts,
+          sum(p.score) over (partition by p.published, p.fk_user order by p.pk_post) as running
+        from {s}.tb_post p where p.published"""),
+    "tv_window_topn": (["pk_comment"], """select x.pk_comment, x.body, x.rn, x.author
+        from (select c.pk_comment, c.body, u.name as author,
+                     row_number() over (partition by c.fk_post order by c.score desc nulls last, c.pk_comment) as rn
+              from {s}.tb_comment c left join {s}.tb_user u on u.pk_user = c.fk_user) x
+        where x.rn <= 2"""),
+    "tv_window_join": (["pk_comment"], """select c.pk_comment, g.name as grp,
+          rank() over (partition by u.fk_group order by c.score, c.pk_comment) as rank_in_group
+        from {s}.tb_comment c left join {s}.tb_user u on u.pk_user = c.fk_user
+        left join {s}.tb_group g on g.pk_group = u.fk_group"""),
+    "tv_window_cte": (["pk_user"], """with ranked as (
+            select p.fk_user, p.pk_post, p.title,
+                   dense_rank() over (partition by p.fk_user order by p.score desc) as r from {s}.tb_post p)
+        select u.pk_user, u.name,
+               (select coalesce(jsonb_agg(r.title order by r.pk_post), '[]'::jsonb)
+                from ranked r where r.fk_user = u.pk_user and r.r = 1) as best_titles
+        from {s}.tb_user u"""),
+    "tv_window_grouped": (["fk_user", "published"], """select p.fk_user, p.published, count(*) as n,
+          rank() over (partition by p.fk_user order by count(*) desc, p.published) as r
+        from {s}.tb_post p where p.fk_user is not null group by p.fk_user, p.published"""),
+    "tv_window_sub": (["pk_post"], """select p.pk_post,
+          (select coalesce(jsonb_agg(jsonb_build_object('c', w.pk_comment, 'nth', w.nth) order by w.pk_comment), '[]'::jsonb)
+           from (select c.pk_comment, c.fk_post,
+                        row_number() over (partition by c.fk_user order by c.pk_comment) as nth
+                 from {s}.tb_comment c) w
+           where w.fk_post = p.pk_post) as comments_nth_of_commenter
+        from {s}.tb_post p"""),
+    "tv_window_nested": (["pk_comment"], """select w.pk_comment, w.nth, w.per_post,
+          rank() over (partition by w.fk_user order by w.score, w.pk_comment) as rank_of_user
+        from (select c.pk_comment, c.fk_user, c.score,
+                     row_number() over (partition by c.fk_post order by c.pk_comment) as nth,
+                     count(*) over (partition by c.fk_post) as per_post
+              from {s}.tb_comment c) w
+        where w.nth <= 3"""),
     "tv_on_tview": (["pk_group"], """select g.pk_group, g.name, count(i.pk_post) as posts,
           coalesce(jsonb_agg(i.title order by i.pk_post) filter (where i.pk_post is not null), '[]'::jsonb) as titles
         from {s}.tb_group g left join {s}.tb_user u on u.fk_group = g.pk_group

@@ -36,6 +36,9 @@ BAD_MODELS: dict[str, tuple[str, str | None, tuple[str, ...]]] = {
                      "pk_customer", ("LIMIT",)),
     "tv_bad_window": (f"select c.pk_customer, row_number() over (order by c.pk_customer) as rn from {CUSTOMER} c",
                       "pk_customer", ("PARTITION BY",)),
+    "tv_bad_partition": (f"select c.pk_customer, rank() over (partition by (select count(*) from {CUSTOMER} o "
+                         f"where o.region = c.region) order by c.name) as r from {CUSTOMER} c", "pk_customer",
+                         ("PARTITION BY",)),
     "tv_bad_tablesample": (f"select c.pk_customer, c.name from {CUSTOMER} c tablesample system (50)",
                            "pk_customer", ("TABLESAMPLE",)),
     "tv_bad_recursive": (f"with recursive r as (select c.pk_customer from {CUSTOMER} c union all "

@@ -84,6 +84,10 @@ class Plan:
     sources: tuple[SourcePlan, ...]
     # output column -> list of {"path": json path or "", "source": "schema.table.column"}
     lineage: dict[str, list[dict[str, str]]] = field(default_factory=dict)
+    # The SELECT that apply(keys) recomputes from, when it differs from the model's: window
+    # functions restricted to the partitions of the keys ($1, $2, ...: the key arrays). Its
+    # columns are the model's, in order, under generated names (the runtime renames them).
+    recompute: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -100,6 +104,7 @@ class Plan:
                 for s in self.sources
             ],
             "lineage": self.lineage,
+            "recompute": self.recompute,
         }
 
     def fingerprint(self, *extra: str) -> str:
@@ -180,7 +185,75 @@ def analyze(sql: str, *, model: str, unique_key: Sequence[str] | None, catalog: 
         key_columns=tuple(key_names),
         sources=tuple(sorted(sources, key=lambda s: (s.schema, s.name))),
         lineage=_lineage(branches[0], scopes),
+        recompute=_recompute(sql, model, tables, key_names),
     )
+
+
+def _recompute(sql: str, model: str, tables: dict[tuple[str, str], Table], key_names: list[str]) -> str | None:
+    """The model's SELECT with each window scope restricted to the partitions of the keys.
+
+    apply(keys) filters the SELECT's output by key; PostgreSQL cannot push that filter below a
+    window function (it would change the partitions), so the window would run over every row.
+    Restricting the scope's WHERE to the values, among the rows of the keys, of an expression
+    that every window of the scope partitions by keeps every partition of those rows whole: their
+    window values stay exact, and the key's index finds them. Done for the key-bearing SELECT(s),
+    and for a derived table or CTE read once by it whose columns carry the key (top-n with
+    row_number()); other window scopes are recomputed whole (still exact)."""
+    tree = _qualify(parse(sql, model), model, tables)  # a fresh copy, rewritten in place
+    scopes = list(traverse_scope(tree))
+    changed = False
+    branches = _branches(scopes)
+    positions = [[_output_name(p) for p in branches[0].expression.expressions].index(n) for n in key_names]
+    for branch in branches:
+        key_exprs = [_unalias(branch.expression.expressions[i]) for i in positions]
+        params = [exp.Parameter(this=exp.Literal.number(i)) for i in range(1, len(key_names) + 1)]
+        targets: list[tuple[Scope, list[exp.Expression]]] = [(branch, key_exprs)]
+        refs = {a: src for a, src in _own_items(branch)}
+        aliases = {str(c.table) for k in key_exprs for c in k.find_all(exp.Column)}
+        # The derived table may be restricted only if each output row reads the rows of its own
+        # key alone: not under a window of the branch, which spans the rows of other keys.
+        if len(aliases) == 1 and all(isinstance(k, exp.Column) for k in key_exprs) \
+                and not _own_windows(branch.expression):
+            inner = refs.get(aliases.pop())
+            if isinstance(inner, Scope) and (inner.is_derived_table or inner.is_cte) \
+                    and sum(1 for sc in scopes for _, src in _own_items(sc) if src is inner) == 1:
+                outputs = {_output_name(p): p for p in inner.expression.expressions}
+                mapped = [outputs.get(k.name) for k in key_exprs]
+                if all(m is not None and not m.find(exp.Window, exp.Select) for m in mapped):
+                    targets.append((inner, [_unalias(m) for m in mapped]))
+        for scope, keys in targets:
+            windows = _own_windows(scope.expression)
+            common = _common_partition(windows)
+            if not windows or not common:
+                continue
+            select = scope.expression
+            rows = exp.select(*[exp.alias_(c.copy(), exp.to_identifier(f"tviews_p{i}", quoted=True))
+                                for i, c in enumerate(common, start=1)])
+            rows.set("from_", select.args["from_"].copy())
+            rows.set("joins", [j.copy() for j in select.args.get("joins") or []] or None)
+            conditions = _conjuncts(select.args.get("where")) + [
+                exp.EQ(this=k.copy(), expression=exp.Any(this=exp.paren(p.copy()))) for k, p in zip(keys, params)]
+            rows.where(_and(conditions), copy=False)
+            restriction = [_in_values(c, exp.column(f"tviews_p{i}", "tviews_p", quoted=True), rows, "tviews_p")
+                           for i, c in enumerate(common, start=1)]
+            select.where(_and(restriction), copy=False)
+            changed = True
+    return tree.sql(DIALECT) if changed else None
+
+
+def _unalias(projection: exp.Expression) -> exp.Expression:
+    return projection.this if isinstance(projection, exp.Alias) else projection
+
+
+def _common_partition(windows: list[exp.Window]) -> list[exp.Expression]:
+    """The PARTITION BY expressions that every window shares (compared as SQL)."""
+    if not windows:
+        return []
+    common = [p for p in windows[0].args.get("partition_by") or []]
+    for w in windows[1:]:
+        theirs = {p.sql(DIALECT) for p in w.args.get("partition_by") or []}
+        common = [p for p in common if p.sql(DIALECT) in theirs]
+    return common
 
 
 # --------------------------------------------------------------------------------------------------
@@ -326,11 +399,19 @@ def _check_supported(tree: exp.Expression, scopes: list[Scope], model: str, cata
                    tree.args[arg], "filter with WHERE instead, or put ORDER BY .. LIMIT inside a "
                    "correlated subquery (top-n per parent)")
     for node in tree.find_all(exp.Window):
-        if not node.args.get("partition_by"):
+        # A window function's value depends on the rows of its partition: a change recomputes the
+        # keys of every row in the partitions it touches (see _KeyQueryBuilder._peers).
+        partition = node.args.get("partition_by") or []
+        if not partition:
             reject("a window function without PARTITION BY depends on every row of the table", node,
                    "add PARTITION BY, or compute the value in a correlated subquery")
-        reject("window functions are not maintained yet", node,
-               "compute the value with a correlated subquery (e.g. count(*) of earlier rows)")
+        for part in partition:
+            if _has_subquery(part) or part.find(exp.Window) or any(  # (not _is_aggregate: parent is the Window)
+                    isinstance(n, AGGREGATE_CLASSES) or (isinstance(n, exp.Func) and getattr(
+                        catalog.functions.get(_function_name(n) or ""), "is_aggregate", False))
+                    for n in part.walk()):
+                reject("a PARTITION BY expression with a subquery or an aggregate is not maintained", part,
+                       "partition by columns or plain expressions of the FROM items, e.g. a GROUP BY column")
     for node in tree.find_all(exp.Func):
         name = _function_name(node) or ""
         cls = type(node).__name__
@@ -666,8 +747,14 @@ class _KeyQueryBuilder:
             # The derived table over the changed rows: its rows (or groups) that the change touches.
             # Group keys and plain columns are exact; aggregates are not (they cover only the
             # changed rows), so the parent must not filter or key on them.
-            body = step.select
-            tainted = self._tainted_outputs(body, step.tainted)
+            # With window functions, every row of a touched partition is touched: the body is then
+            # the derived table itself restricted to those partitions, its window values inexact.
+            windows = _own_windows(scope.expression)
+            body = self._peers(scope.expression, step, windows) if windows else step.select
+            tainted = self._tainted_outputs(body, set() if windows else step.tainted)
+            for projection in body.expressions if windows else []:
+                if _output_name(projection) in tainted and projection.find(exp.Window):
+                    projection.replace(exp.alias_(exp.Null(), exp.to_identifier(_output_name(projection), quoted=True)))
             for arg in ("order", "limit", "offset", "fetch", "distinct", "having"):  # a superset
                 body.set(arg, None)
             kept = self._safe_conjuncts(body.args.get("where"))
@@ -698,7 +785,8 @@ class _KeyQueryBuilder:
         out = set()
         for p, e in zip(body.expressions, projections):
             reads_tainted = any((c.table, c.name) in tainted_in for c in e.find_all(exp.Column))
-            if reads_tainted or (aggregating and e.sql(DIALECT) not in group_sql):
+            windowed = any(isinstance(n, exp.Window) for n in _walk_no_subqueries(e))
+            if reads_tainted or windowed or (aggregating and e.sql(DIALECT) not in group_sql):
                 out.add(_output_name(p))
         return out
 
@@ -854,7 +942,65 @@ class _KeyQueryBuilder:
         out = [self._main(step)]
         if step.delta_alias is not None:
             out += [(sql, False) for sql in self._unmatched(step)]
+        windows = _own_windows(root.expression)
+        if windows:  # the keys of every row in a partition the change touches
+            peers = self._keys_select(self._peers(root.expression, step, windows), self.key_exprs)
+            out.append((self._render(_prune(peers, self._key_aliases())), False))
         return out
+
+    # -- window functions -------------------------------------------------------------------------
+
+    def _peers(self, select: exp.Select, step: _Step, windows: list[exp.Window]) -> exp.Select:
+        """`select` (a window scope, unchanged) restricted to the partitions that contain a row of
+        `step` (the same scope with the changed rows substituted), old and new images alike. Its
+        other occurrences of the changed table read the table plus the changed rows (_render), so
+        rows that left a partition are found too; its window values are therefore not exact."""
+        peers = select.copy()
+        peers.set("with_", None)
+        for arg in ("order", "limit", "offset", "fetch", "distinct", "having"):
+            peers.set(arg, None)
+        touched = [self._touched(step, w) for w in windows]
+        kept = self._safe_conjuncts(peers.args.get("where"))
+        peers.set("where", exp.Where(this=_and([*kept, exp.paren(exp.or_(*touched))])))
+        return peers
+
+    def _touched(self, step: _Step, window: exp.Window) -> exp.Expression:
+        """Is this row in a partition of a row of `step`? Per partition expression (a superset
+        for several), `p = ANY(ARRAY(..)) OR (p IS NULL AND EXISTS(.. NULL))`: NULL-safe, and
+        the planner answers it with an index on p."""
+        parts = window.args["partition_by"]
+        names = [f"tviews_p{i}" for i in range(1, len(parts) + 1)]
+        for p in parts:
+            if any((c.table, c.name) in step.tainted for c in p.find_all(exp.Column)):
+                raise UnsupportedConstruct(
+                    self.model, "a PARTITION BY expression reads an aggregate of a derived table or CTE",
+                    where=_snippet(p), hint="partition by the derived table's GROUP BY columns")
+        base = step.select.copy()
+        base.set("with_", None)
+        for arg in ("group", "having", "order", "limit", "offset", "fetch", "qualify", "distinct", "windows"):
+            base.set(arg, None)
+        kept = self._safe_conjuncts(base.args.get("where"))
+        base.set("where", exp.Where(this=_and(kept)) if kept else None)
+        targets = {a for p in parts for a in _aliases_in(p)}
+        variants = [[p.copy() for p in parts]]
+        selects = [base]
+        # Rows whose changed side of an outer join became (or stopped being) NULL-extended sit in
+        # the partition of the NULL-extended values.
+        for j, side in step.null_joins:
+            if any(_aliases_in(p) & side for p in parts):
+                other = base.copy()
+                _set_side(other.args["joins"][j - 1], None)
+                selects.append(other)
+                variants.append([_null_columns(p.copy(), side) for p in parts])
+        branches = []
+        for sel, values in zip(selects, variants):
+            sel.set("expressions", [exp.alias_(v, exp.to_identifier(n, quoted=True)) for v, n in zip(values, names)])
+            branches.append(_prune(sel, targets))
+        union: exp.Expression = branches[0]
+        for b in branches[1:]:
+            union = exp.union(union, b, distinct=False)
+        return _and(_in_values(p, exp.column(n, "tviews_p", quoted=True), union, "tviews_p")
+                    for p, n in zip(parts, names))
 
     def _main(self, step: _Step) -> tuple[str, bool]:
         direct = self._direct(step)
@@ -988,6 +1134,24 @@ class _KeyQueryBuilder:
         if self.root.expression.args.get("with_") and not probe.args.get("with_"):
             probe.set("with_", self.root.expression.args["with_"].copy())
         return probe
+
+
+def _in_values(value: exp.Expression, column: exp.Column, rows: exp.Expression, alias: str) -> exp.Expression:
+    """`value = ANY(ARRAY(SELECT column FROM rows)) OR (value IS NULL AND EXISTS(.. column IS NULL))`."""
+    def source() -> exp.Subquery:
+        return exp.Subquery(this=rows.copy(), alias=exp.TableAlias(this=exp.to_identifier(alias, quoted=True)))
+
+    values = exp.Array(expressions=[exp.select(column.copy()).from_(source())])
+    nulls = exp.select(exp.Literal.number(1)).from_(source()).where(exp.Is(this=column.copy(), expression=exp.Null()))
+    return exp.paren(exp.or_(
+        exp.EQ(this=value.copy(), expression=exp.Any(this=exp.paren(values))),
+        exp.and_(exp.Is(this=value.copy(), expression=exp.Null()), exp.Exists(this=nulls)),
+    ))
+
+
+def _own_windows(select: exp.Expression) -> list[exp.Window]:
+    """Window functions computed by this SELECT itself (not by its subqueries)."""
+    return [n for p in select.expressions for n in _walk_no_subqueries(p) if isinstance(n, exp.Window)]
 
 
 def _equated_column(key: exp.Column, conjuncts: list[exp.Expression], aliases: set[str]) -> exp.Column | None:

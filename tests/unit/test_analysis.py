@@ -271,16 +271,41 @@ def test_plan_to_dict_round_trips_through_json() -> None:
     plan = _doc_plan()
     data = plan.to_dict()
     assert json.loads(json.dumps(data)) == data
-    assert set(data) == {"model", "key_columns", "sources", "lineage"}
+    assert set(data) == {"model", "key_columns", "sources", "lineage", "recompute"}
     assert all(set(s) == {f.name for f in dataclasses.fields(SourcePlan)} for s in data["sources"])
     rebuilt = Plan(
         model=data["model"],
         key_columns=tuple(data["key_columns"]),
         sources=tuple(SourcePlan(**{**s, "columns": tuple(s["columns"])}) for s in data["sources"]),
         lineage=data["lineage"],
+        recompute=data["recompute"],
     )
     assert rebuilt == plan
     assert rebuilt.to_dict() == data
+
+
+@pytest.mark.parametrize("name", ["window_partition.sql", "window_top_n_derived.sql", "window_over_left_join.sql",
+                                  "window_over_group_by.sql"])
+def test_window_scopes_are_recomputed_by_partition(name: str) -> None:
+    """apply() reads a SELECT whose window scope keeps only the partitions of the keys ($1..)."""
+    fx = next(f for f in VALID if f.name == name)
+    recompute = _analyze(fx).recompute
+    assert recompute is not None
+    tree = sqlglot.parse_one(recompute, read="postgres")
+    windows = list(tree.find_all(exp.Window))
+    assert windows
+    scope = windows[0].find_ancestor(exp.Select)
+    where = scope.args["where"].sql("postgres")
+    assert "= ANY($1)" in where and "IS NULL" in where, where  # NULL partitions kept too
+    # the outputs are the model's, in order (the runtime renames them by position)
+    original = sqlglot.parse_one(fx.sql, read="postgres")
+    assert len(tree.expressions) == len(original.expressions)
+
+
+@pytest.mark.parametrize("name", ["window_in_cte.sql", "top_n_per_parent.sql", "left_join.sql"])
+def test_recompute_is_the_definition_where_no_window_scope_carries_the_key(name: str) -> None:
+    fx = next(f for f in VALID if f.name == name)
+    assert _analyze(fx).recompute is None
 
 
 def test_plan_lineage_follows_json_paths() -> None:

@@ -49,6 +49,9 @@ CREATE TABLE IF NOT EXISTS @schema@.tview_source (
     function_name name    NOT NULL,
     PRIMARY KEY (tview_id, source_schema, source_name)
 );
+-- The SELECT apply(keys) recomputes from when not the definition: window functions restricted to
+-- the partitions of the keys ($1.. are the key arrays; columns renamed by position). See analysis.py.
+ALTER TABLE @schema@.tview ADD COLUMN IF NOT EXISTS recompute text;
 -- Prefix of the four triggers on the source; it encodes the tview's depth (see _install_generated).
 ALTER TABLE @schema@.tview_source ADD COLUMN IF NOT EXISTS trigger_name name;
 COMMENT ON TABLE @schema@.tview_source IS 'dbt-tviews: the source tables of each tview and how a change maps to keys.';
@@ -196,10 +199,13 @@ DECLARE
     v_trg        text;
     v_i          integer;
     v_depth      integer;
+    v_others     text;     -- the tview's other source tables, as literals of their quoted names
+    v_recompute  text;     -- what apply() reads: the definition, or t.recompute
 BEGIN
     SELECT * INTO t FROM @schema@.tview WHERE tview_id = p_id;
     v_rel := format('%I.%I', t.tview_schema, t.tview_name);
     v_def := E'(\n' || t.definition || E'\n)';
+    v_recompute := v_def;
     IF position('$tviews_body$' in t.definition) > 0 THEN
         PERFORM @schema@._raise('42601', format('tview %s: its SELECT contains $tviews_body$', v_rel),
             'The runtime quotes the SELECT with that dollar-quote tag.', 'Rename that text in the model.');
@@ -213,6 +219,11 @@ BEGIN
 
     SELECT array_agg(format('%I', a.attname) ORDER BY a.attnum) INTO v_cols
     FROM pg_attribute a WHERE a.attrelid = v_rel::regclass AND a.attnum > 0 AND NOT a.attisdropped;
+    IF t.recompute IS NOT NULL THEN
+        v_recompute := format(E'(\n%s\n) AS tviews_d (%s)', t.recompute, array_to_string(v_cols, ', '));
+    ELSE
+        v_recompute := v_def || ' AS tviews_d';
+    END IF;
     SELECT array_agg(format('%I', k) ORDER BY o),
            array_agg(format_type(a.atttypid, a.atttypmod) ORDER BY o)
     INTO v_key, v_types
@@ -263,7 +274,7 @@ AS $tviews_body$
 #variable_conflict use_column
 BEGIN
     WITH tviews_fresh AS MATERIALIZED (
-        SELECT %s FROM %s AS tviews_d WHERE %s
+        SELECT %s FROM %s WHERE %s
     ), tviews_removed AS (
         DELETE FROM %s AS tviews_t WHERE %s AND NOT EXISTS (SELECT FROM tviews_fresh tviews_f WHERE %s)
     )
@@ -271,7 +282,7 @@ BEGIN
 END
 $tviews_body$$f$,
         t.base_name || '__apply', v_params, '',
-        (SELECT string_agg('tviews_d.' || c, ', ') FROM unnest(v_cols) c), v_def, v_filter_d,
+        (SELECT string_agg('tviews_d.' || c, ', ') FROM unnest(v_cols) c), v_recompute, v_filter_d,
         v_rel, v_filter_t, v_match, v_upsert);
 
     -- full(): recompute everything (TRUNCATE of a source, rebuild of a tview this one reads).
@@ -337,48 +348,102 @@ $tviews_body$$f$,
             '(SELECT %1$s FROM old_rows EXCEPT ALL SELECT %1$s FROM new_rows) UNION ALL '
             '(SELECT %1$s FROM new_rows EXCEPT ALL SELECT %1$s FROM old_rows)', v_src_cols)
             ELSE format('SELECT %1$s FROM old_rows UNION ALL SELECT %1$s FROM new_rows', v_src_cols) END;
+        SELECT coalesce(string_agg(quote_literal(format('%I.%I', o.source_schema, o.source_name)), ', '), 'NULL')
+        INTO v_others
+        FROM @schema@.tview_source o
+        WHERE o.tview_id = p_id AND (o.source_schema, o.source_name) <> (s.source_schema, s.source_name);
         v_keys_sel := format('SELECT %s INTO %s FROM (SELECT DISTINCT * FROM (%s) tviews_q) tviews_k',
             (SELECT string_agg(format('array_agg(tviews_k.%s)', v_key[i]), ', ') FROM generate_subscripts(v_key, 1) i),
             v_args, s.key_query);
 
         EXECUTE format($f$
-CREATE OR REPLACE FUNCTION @schema@.%I() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER%s
+CREATE OR REPLACE FUNCTION @schema@.%1$I() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER%2$s
 AS $tviews_body$
 #variable_conflict use_column
 DECLARE
-    %s
+    %3$s
+    -- The source table whose trigger's apply() or full() is running, if any (see below).
+    tviews_origin text := current_setting('tviews.origin', true);
+    tviews_changed boolean;
 BEGIN
+    -- Exactly once per statement. When this trigger runs inside the maintenance of a tview that
+    -- a statement on table O caused, and this tview reads O too, its own trigger on O fires later
+    -- in the same statement (triggers fire in name order, and names carry the depth): this one
+    -- only leaves its keys there, in a transaction-local setting, and that one recomputes the
+    -- union once.
+    IF tviews_origin IN (%4$s) THEN
+        IF TG_OP = 'UPDATE' THEN  -- (nested: old_rows exists only for UPDATE and DELETE)
+            IF NOT EXISTS (SELECT %5$s FROM old_rows EXCEPT ALL SELECT %5$s FROM new_rows) THEN
+                RETURN NULL;
+            END IF;
+        END IF;
+        UPDATE @schema@.tview_epoch SET epoch = epoch + 1 WHERE tview_id = %6$s;
+        IF TG_OP = 'INSERT' THEN
+            WITH tviews_delta AS (SELECT %7$s FROM new_rows) %8$s;
+        ELSIF TG_OP = 'DELETE' THEN
+            WITH tviews_delta AS (SELECT %7$s FROM old_rows) %8$s;
+        ELSIF TG_OP = 'UPDATE' THEN
+            WITH tviews_delta AS (%9$s) %8$s;
+        ELSE  -- TRUNCATE of a tview this one reads: not done by maintenance, which only upserts
+            RETURN NULL;
+        END IF;
+        IF tviews_k1 IS NOT NULL THEN
+            %10$s
+        END IF;
+        RETURN NULL;
+    END IF;
     IF TG_OP = 'UPDATE' THEN
-        -- An UPDATE that changes no column the tview reads needs no work at all.
-        IF NOT EXISTS (SELECT %s FROM old_rows EXCEPT ALL SELECT %s FROM new_rows) THEN
+        -- An UPDATE that changes no column the tview reads needs no work, unless keys were left.
+        tviews_changed := EXISTS (SELECT %5$s FROM old_rows EXCEPT ALL SELECT %5$s FROM new_rows);
+        IF NOT tviews_changed AND coalesce(current_setting(%11$L, true), '') = '' THEN
             RETURN NULL;
         END IF;
     END IF;
     -- Concurrency control: see @schema@.tview_epoch.
-    UPDATE @schema@.tview_epoch SET epoch = epoch + 1 WHERE tview_id = %s;
+    UPDATE @schema@.tview_epoch SET epoch = epoch + 1 WHERE tview_id = %6$s;
+    PERFORM set_config('tviews.origin', %12$L, true);
     IF TG_OP = 'TRUNCATE' THEN
-        PERFORM @schema@.%I();
+        %13$s
+        PERFORM @schema@.%14$I();
+        PERFORM set_config('tviews.origin', coalesce(tviews_origin, ''), true);
         RETURN NULL;
     ELSIF TG_OP = 'INSERT' THEN
-        WITH tviews_delta AS (SELECT %s FROM new_rows) %s;
+        WITH tviews_delta AS (SELECT %7$s FROM new_rows) %8$s;
     ELSIF TG_OP = 'DELETE' THEN
-        WITH tviews_delta AS (SELECT %s FROM old_rows) %s;
-    ELSE
-        WITH tviews_delta AS (%s) %s;
+        WITH tviews_delta AS (SELECT %7$s FROM old_rows) %8$s;
+    ELSIF tviews_changed THEN
+        WITH tviews_delta AS (%9$s) %8$s;
+    END IF;
+    IF coalesce(current_setting(%11$L, true), '') <> '' THEN  -- keys left by triggers run earlier
+        %15$s
+        %13$s
     END IF;
     IF tviews_k1 IS NOT NULL THEN
-        PERFORM @schema@.%I(%s);
+        PERFORM @schema@.%16$I(%17$s);
     END IF;
+    PERFORM set_config('tviews.origin', coalesce(tviews_origin, ''), true);
     RETURN NULL;
 END
 $tviews_body$$f$,
             s.function_name, v_settings,
             (SELECT string_agg(format('tviews_k%s %s[];', i, v_types[i]), E'\n    ')
              FROM generate_subscripts(v_key, 1) AS i),
-            v_cmp_cols, v_cmp_cols,
-            p_id, t.base_name || '__full',
-            v_src_cols, v_keys_sel, v_src_cols, v_keys_sel, v_delta_upd, v_keys_sel,
+            v_others, v_cmp_cols, p_id, v_src_cols, v_keys_sel, v_delta_upd,
+            -- leave: append the keys to the settings tviews.pending_<id>_<i>
+            (SELECT string_agg(format(
+                'PERFORM set_config(%1$L, (coalesce(nullif(current_setting(%1$L, true), %3$L)::%2$s[], %4$L) || tviews_k%5$s)::text, true);',
+                format('tviews.pending_%s_%s', p_id, i), v_types[i], '', '{}', i), E'\n            ')
+             FROM generate_subscripts(v_key, 1) AS i),
+            format('tviews.pending_%s_1', p_id),
+            format('%I.%I', s.source_schema, s.source_name),
+            (SELECT string_agg(format('PERFORM set_config(%L, %L, true);', format('tviews.pending_%s_%s', p_id, i), ''),
+                               E'\n        ')
+             FROM generate_subscripts(v_key, 1) AS i),
+            t.base_name || '__full',
+            (SELECT string_agg(format('tviews_k%1$s := tviews_k%1$s || current_setting(%2$L)::%3$s[];',
+                                      i, format('tviews.pending_%s_%s', p_id, i), v_types[i]), E'\n        ')
+             FROM generate_subscripts(v_key, 1) AS i),
             t.base_name || '__apply', v_args);
 
         IF s.trigger_name IS NOT NULL THEN
@@ -405,6 +470,56 @@ $tviews_body$$f$,
     END LOOP;
 END
 $gen$;
+
+-- The recompute SELECT is the model's SELECT rewritten by the analysis (sqlglot). Before trusting
+-- it, compare its rows with the freshly built table for a sample of keys; on any difference, warn
+-- and recompute from the definition itself (exact, only slower).
+CREATE OR REPLACE FUNCTION @schema@._check_recompute(p_id integer) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    t       @schema@.tview;
+    v_rel   text;
+    v_sql   text;
+    v_cols  text;
+    v_cond  text := '';
+    v_bad   bigint;
+    v_i     integer;
+    v_lit   text;
+BEGIN
+    SELECT * INTO t FROM @schema@.tview WHERE tview_id = p_id;
+    IF t.recompute IS NULL THEN
+        RETURN;
+    END IF;
+    v_rel := format('%I.%I', t.tview_schema, t.tview_name);
+    v_sql := t.recompute;
+    SELECT string_agg(format('%I', a.attname), ', ' ORDER BY a.attnum) INTO v_cols
+    FROM pg_attribute a WHERE a.attrelid = v_rel::regclass AND a.attnum > 0 AND NOT a.attisdropped;
+    FOR v_i IN REVERSE array_length(t.key_columns, 1)..1 LOOP  -- $10 before $1
+        EXECUTE format('SELECT quote_literal(array_agg(%1$I)::text) || ''::'' || %2$L FROM (SELECT %1$I FROM %3$s LIMIT 100) s',
+            t.key_columns[v_i],
+            (SELECT format_type(a.atttypid, a.atttypmod) || '[]' FROM pg_attribute a
+             WHERE a.attrelid = v_rel::regclass AND a.attname = t.key_columns[v_i]), v_rel) INTO v_lit;
+        v_sql := replace(v_sql, '$' || v_i, coalesce(v_lit, 'NULL'));
+        v_cond := v_cond || format(' AND tviews_x.%I = ANY (%s)', t.key_columns[v_i], coalesce(v_lit, 'NULL'));
+    END LOOP;
+    EXECUTE format($q$
+        SELECT count(*) FROM (
+            (SELECT to_jsonb(tviews_x)::text FROM (%1$s) AS tviews_x (%2$s) WHERE true %3$s
+             EXCEPT ALL SELECT to_jsonb(tviews_x)::text FROM %4$s AS tviews_x WHERE true %3$s)
+            UNION ALL
+            (SELECT to_jsonb(tviews_x)::text FROM %4$s AS tviews_x WHERE true %3$s
+             EXCEPT ALL SELECT to_jsonb(tviews_x)::text FROM (%1$s) AS tviews_x (%2$s) WHERE true %3$s)
+        ) tviews_c$q$, v_sql, v_cols, v_cond, v_rel) INTO v_bad;
+    IF v_bad > 0 THEN
+        RAISE WARNING 'tview %: the partition-restricted recompute differs from the SELECT on % sampled rows; maintaining it from the SELECT itself', v_rel, v_bad
+            USING ERRCODE = '01000',
+                  DETAIL = 'The analysis rewrote the SELECT to restrict window functions to the partitions of the changed keys.',
+                  HINT = 'Maintenance stays exact, only slower. Please report the model''s SELECT.';
+        UPDATE @schema@.tview SET recompute = NULL WHERE tview_id = p_id;
+        PERFORM @schema@._install_generated(p_id);
+    END IF;
+END $$;
 
 -- Drop what _install_generated created (the tview table itself is left alone).
 CREATE OR REPLACE FUNCTION @schema@._drop_generated(p_id integer) RETURNS void
@@ -514,9 +629,9 @@ BEGIN
     END IF;
 
     INSERT INTO @schema@.tview (tview_schema, tview_name, model, key_columns, definition, definition_hash,
-                                lineage, settings, base_name, runtime_version)
+                                lineage, settings, base_name, runtime_version, recompute)
     VALUES (p_schema, p_name, p_model, v_key, p_definition, p_hash, coalesce(p_plan->'lineage', '{}'),
-            p_settings, v_base, @schema@.runtime_version())
+            p_settings, v_base, @schema@.runtime_version(), p_plan->>'recompute')
     RETURNING tview_id INTO v_id;
     INSERT INTO @schema@.tview_epoch (tview_id) VALUES (v_id);
     FOR v_src IN SELECT * FROM jsonb_array_elements(p_plan->'sources') LOOP
@@ -534,6 +649,7 @@ BEGIN
     EXECUTE format('CREATE TRIGGER tviews_guard BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON %s '
                    'FOR EACH STATEMENT WHEN (pg_trigger_depth() = 0) EXECUTE FUNCTION @schema@.guard()', v_rel);
     PERFORM @schema@._install_generated(v_id);
+    PERFORM @schema@._check_recompute(v_id);
     RETURN v_id;
 END $$;
 
