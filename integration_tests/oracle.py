@@ -185,6 +185,11 @@ SHAPES: dict[str, tuple[list[str] | None, str]] = {
                      count(*) over (partition by c.fk_post) as per_post
               from {s}.tb_comment c) w
         where w.nth <= 3"""),
+    "tv_words": (["pk_post"], """select p.pk_post,
+          (select coalesce(array_agg(distinct w order by w), '{{}}'::text[])
+           from {s}.tb_comment c cross join lateral regexp_split_to_table(c.body || ' ' || p.title, '[0-9]') as w
+           where c.fk_post = p.pk_post and w <> '') as fragments
+        from {s}.tb_post p"""),
     "tv_on_tview": (["pk_group"], """select g.pk_group, g.name, count(i.pk_post) as posts,
           coalesce(jsonb_agg(i.title order by i.pk_post) filter (where i.pk_post is not null), '[]'::jsonb) as titles
         from {s}.tb_group g left join {s}.tb_user u on u.fk_group = g.pk_group

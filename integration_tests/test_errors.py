@@ -39,6 +39,8 @@ BAD_MODELS: dict[str, tuple[str, str | None, tuple[str, ...]]] = {
     "tv_bad_partition": (f"select c.pk_customer, rank() over (partition by (select count(*) from {CUSTOMER} o "
                          f"where o.region = c.region) order by c.name) as r from {CUSTOMER} c", "pk_customer",
                          ("PARTITION BY",)),
+    "tv_bad_rollup": (f"select coalesce(c.region, '*') as k, count(*) as n from {CUSTOMER} c group by rollup (c.region)",
+                      "k", ("ROLLUP",)),
     "tv_bad_tablesample": (f"select c.pk_customer, c.name from {CUSTOMER} c tablesample system (50)",
                            "pk_customer", ("TABLESAMPLE",)),
     "tv_bad_recursive": (f"with recursive r as (select c.pk_customer from {CUSTOMER} c union all "

@@ -316,7 +316,36 @@ def _bind_tables(tree: exp.Expression, model: str, catalog: Catalog) -> dict[tup
     return bound
 
 
+# Set-returning functions of one scalar column: `FROM unnest(x) AS t` names that column t too.
+SCALAR_SRF = frozenset({
+    "unnest", "generate_series", "generate_subscripts", "jsonb_array_elements", "jsonb_array_elements_text",
+    "json_array_elements", "json_array_elements_text", "jsonb_object_keys", "json_object_keys",
+    "regexp_split_to_table", "string_to_table", "regexp_matches", "jsonb_path_query",
+})
+
+
+def _name_scalar_function_columns(tree: exp.Expression) -> None:
+    """Write `f(..) AS t` as `f(..) AS t(t)` for a scalar set-returning function, as PostgreSQL
+    reads it, so that references to the column `t` resolve (sqlglot does not know the rule)."""
+    for alias in list(tree.find_all(exp.TableAlias)):
+        item = alias.parent
+        if alias.args.get("columns") or not alias.name or not isinstance(item, (exp.Lateral, exp.Table, exp.Unnest)):
+            continue
+        fn = item if isinstance(item, exp.Unnest) else item.this
+        if isinstance(fn, exp.Unnest):
+            scalar = len(fn.expressions) == 1
+        elif isinstance(fn, (exp.GenerateSeries, exp.ExplodingGenerateSeries)):
+            scalar = True
+        elif isinstance(fn, exp.Func) and not isinstance(fn, exp.Table):
+            scalar = (_function_name(fn) or "") in SCALAR_SRF
+        else:
+            scalar = False
+        if scalar:
+            alias.set("columns", [exp.to_identifier(alias.name, quoted=alias.this.quoted)])
+
+
 def _qualify(tree: exp.Expression, model: str, tables: dict[tuple[str, str], Table]) -> exp.Expression:
+    _name_scalar_function_columns(tree)
     schema: dict[str, dict[str, dict[str, str]]] = {}
     for t in tables.values():
         schema.setdefault(t.schema, {})[t.name] = {c: "text" for c in t.columns}
@@ -391,6 +420,10 @@ def _check_supported(tree: exp.Expression, scopes: list[Scope], model: str, cata
         if node.args.get("recursive"):
             reject("WITH RECURSIVE cannot be maintained by key", node,
                    "materialize the hierarchy in a table, or use a fixed number of self-joins")
+    for node in tree.find_all(exp.Rollup, exp.Cube, exp.GroupingSets):
+        reject("GROUPING SETS / ROLLUP / CUBE are not maintained yet", node,
+               "write one GROUP BY per level and combine them with UNION ALL (each branch is "
+               "maintained), or build one tview per level")
     for node in tree.find_all(exp.TableSample):
         reject("TABLESAMPLE returns different rows each time", node, "remove TABLESAMPLE")
     for arg in ("limit", "offset", "fetch"):
