@@ -400,7 +400,26 @@ BEGIN
             RETURN NULL;
         END IF;
     END IF;
-    -- Concurrency control: see @schema@.tview_epoch.
+    -- Concurrency control: see @schema@.tview_epoch. A statement from a client (no origin yet)
+    -- first locks the epoch rows of every tview it can reach, in one global order: it maintains
+    -- several tviews, some from inside others' maintenance, and two statements taking the same
+    -- locks in different orders would deadlock.
+    IF coalesce(tviews_origin, '') = '' THEN
+        PERFORM FROM @schema@.tview_epoch tviews_e
+        WHERE tviews_e.tview_id IN (
+            WITH RECURSIVE tviews_down (s, n) AS (
+                SELECT TG_TABLE_SCHEMA::name, TG_TABLE_NAME::name
+                UNION
+                SELECT tviews_t.tview_schema, tviews_t.tview_name
+                FROM tviews_down
+                JOIN @schema@.tview_source tviews_s
+                  ON tviews_s.source_schema = tviews_down.s AND tviews_s.source_name = tviews_down.n
+                JOIN @schema@.tview tviews_t ON tviews_t.tview_id = tviews_s.tview_id)
+            SELECT tviews_t.tview_id FROM tviews_down
+            JOIN @schema@.tview tviews_t ON tviews_t.tview_schema = tviews_down.s AND tviews_t.tview_name = tviews_down.n)
+        ORDER BY tviews_e.tview_id
+        FOR UPDATE OF tviews_e;
+    END IF;
     UPDATE @schema@.tview_epoch SET epoch = epoch + 1 WHERE tview_id = %6$s;
     PERFORM set_config('tviews.origin', %12$L, true);
     IF TG_OP = 'TRUNCATE' THEN
