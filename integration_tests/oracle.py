@@ -190,6 +190,11 @@ SHAPES: dict[str, tuple[list[str] | None, str]] = {
            from {s}.tb_comment c cross join lateral regexp_split_to_table(c.body || ' ' || p.title, '[0-9]') as w
            where c.fk_post = p.pk_post and w <> '') as fragments
         from {s}.tb_post p"""),
+    "tv_lateral_root": (["pk_post", "n"], """select p.pk_post, w.n, w.part, u.name
+        from {s}.tb_post p cross join lateral unnest(string_to_array(p.title || 'x' || p.score, 'x')) with ordinality as w(part, n)
+        left join {s}.tb_user u on u.pk_user = p.fk_user"""),
+    "tv_lateral_implicit": (["pk_post", "k"], """select p.pk_post, e.k, e.v from {s}.tb_post p, jsonb_each_text(p.meta) as e(k, v)
+        where p.published"""),
     "tv_on_tview": (["pk_group"], """select g.pk_group, g.name, count(i.pk_post) as posts,
           coalesce(jsonb_agg(i.title order by i.pk_post) filter (where i.pk_post is not null), '[]'::jsonb) as titles
         from {s}.tb_group g left join {s}.tb_user u on u.fk_group = g.pk_group

@@ -485,8 +485,11 @@ def _check_supported(tree: exp.Expression, scopes: list[Scope], model: str, cata
                                node, "move it to FROM (e.g. CROSS JOIN LATERAL jsonb_array_elements(..))"
                                " and aggregate it in a correlated subquery")
         for join in select.args.get("joins") or []:
-            if isinstance(join.this, exp.Lateral) and not _inside_subquery_or_is(scope):
-                reject("LATERAL in the FROM of the tview's SELECT is not maintained yet", join,
+            # A LATERAL function call (unnest, jsonb_array_elements..) reads only the row it is joined
+            # to, like the implicit `FROM t, unnest(t.a)`: maintained. A LATERAL subquery is not.
+            if isinstance(join.this, exp.Lateral) and not _inside_subquery_or_is(scope) \
+                    and isinstance(join.this.this, (exp.Subquery, exp.Select)):
+                reject("a LATERAL subquery in the FROM of the tview's SELECT is not maintained yet", join,
                        "aggregate the LATERAL rows in a correlated subquery of the select list "
                        "(e.g. (select jsonb_agg(e) from jsonb_array_elements(..) e))")
             if join.args.get("on") is not None and join.args["on"].find(exp.Select):

@@ -624,7 +624,7 @@ BEGIN
 
     -- The key must identify rows: no NULLs, no duplicates.
     EXECUTE format('SELECT format(''(%%s)'', concat_ws('', '', %s)) FROM %s WHERE %s LIMIT 1',
-        (SELECT string_agg(format('%I', k), ', ') FROM unnest(v_key) k), v_rel,
+        (SELECT string_agg(format('coalesce(%I::text, ''NULL'')', k), ', ') FROM unnest(v_key) k), v_rel,
         (SELECT string_agg(format('%I IS NULL', k), ' OR ') FROM unnest(v_key) k)) INTO v_bad;
     IF v_bad IS NOT NULL THEN
         PERFORM @schema@._raise('23502', format('tview %I.%I: the unique key %s is NULL in some rows', p_schema, p_name,
