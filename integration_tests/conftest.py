@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import secrets
 import shutil
 import sys
@@ -16,6 +17,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 from pgtarget import PgTarget, resolve, temporary_env  # noqa: E402
+
+import tviews  # noqa: E402
+from tviews.pgcatalog import load_catalog  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -133,3 +137,17 @@ def divergences(conn: psycopg.Connection[Any], schema: str) -> list[tuple[Any, .
 
 def tview_count(conn: psycopg.Connection[Any], schema: str) -> int:
     return int(conn.execute("select count(*) from tviews.tview where tview_schema = %s", (schema,)).fetchone()[0])  # type: ignore[index]
+
+
+def install_tview(conn: psycopg.Connection[Any], schema: str, name: str, sql: str, key: list[str],
+                  **plan_overrides: Any) -> dict[str, Any]:
+    """Build a tview without dbt, as the materialization does: analyse, CREATE TABLE AS, install().
+    `plan_overrides` replace entries of the plan (to test what install() does with them)."""
+    def query(q: str, params: Any) -> list[tuple[Any, ...]]:
+        return conn.execute(q, params).fetchall()
+
+    plan = tviews.analyze(sql, model=name, unique_key=key, catalog=load_catalog(query, sql, name)).to_dict()
+    plan.update(plan_overrides)
+    conn.execute(f'create table "{schema}"."{name}" as {sql}')
+    conn.execute("select tviews.install(%s, %s, %s, %s, 'h')", (schema, name, json.dumps(plan), sql))
+    return plan

@@ -8,24 +8,17 @@ deadlocking. (Found by an independent project; slow() only widens the window.)
 
 from __future__ import annotations
 
-import json
 import threading
 from typing import Any
 
 import psycopg
 import tviews
-from conftest import divergences, unique_schema
+from conftest import divergences, install_tview, unique_schema
 from pgtarget import PgTarget
-from tviews.pgcatalog import load_catalog
 
 
 def install(conn: Any, schema: str, name: str, sql: str) -> None:
-    def query(q: str, params: Any) -> list[tuple[Any, ...]]:
-        return conn.execute(q, params).fetchall()
-
-    plan = tviews.analyze(sql, model=name, unique_key=["id"], catalog=load_catalog(query, sql, name))
-    conn.execute(f'create table "{schema}"."{name}" as {sql}')
-    conn.execute("select tviews.install(%s, %s, %s, %s, 'h')", (schema, name, json.dumps(plan.to_dict()), sql))
+    install_tview(conn, schema, name, sql, ["id"])
 
 
 def test_writers_reaching_tviews_in_opposite_orders_do_not_deadlock(pg: PgTarget, conn: Any) -> None:

@@ -7,14 +7,12 @@ rather than the whole table, and a recompute SELECT that disagrees with the mode
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import psycopg
 import pytest
 import tviews
-from conftest import divergences, unique_schema
-from tviews.pgcatalog import load_catalog
+from conftest import divergences, install_tview, unique_schema
 
 ROWS = 20000
 SQL = """select s.pk_score, s.fk_player, s.points,
@@ -39,17 +37,8 @@ def scores(conn: Any) -> Any:
 
 
 def build(conn: Any, schema: str, recompute: str | None = "plan") -> None:
-    sql = SQL.format(s=f'"{schema}"')
-
-    def query(q: str, params: Any) -> list[tuple[Any, ...]]:
-        return conn.execute(q, params).fetchall()
-
-    plan = tviews.analyze(sql, model="tv_rank", unique_key=["pk_score"], catalog=load_catalog(query, sql, "tv_rank"))
-    data = plan.to_dict()
-    if recompute != "plan":
-        data["recompute"] = recompute
-    conn.execute(f'create table "{schema}".tv_rank as {sql}')
-    conn.execute("select tviews.install(%s, 'tv_rank', %s, %s, 'h')", (schema, json.dumps(data), sql))
+    overrides = {} if recompute == "plan" else {"recompute": recompute}
+    install_tview(conn, schema, "tv_rank", SQL.format(s=f'"{schema}"'), ["pk_score"], **overrides)
 
 
 def reads(conn: Any, schema: str) -> int:
@@ -102,14 +91,7 @@ def test_no_recompute_for_windows_the_key_cannot_reach(conn: Any, scores: str) -
                   order by sc.points desc, sc.pk_score) as r from {s}.tb_score sc)
               select p.pk_player, (select max(r.points) from ranked r where r.fk_player = p.pk_player and r.r <= 2) as top
               from (select distinct fk_player as pk_player from {s}.tb_score where fk_player < 50) p"""
-
-    def query(q: str, params: Any) -> list[tuple[Any, ...]]:
-        return conn.execute(q, params).fetchall()
-
-    plan = tviews.analyze(sql, model="tv_top", unique_key=["pk_player"], catalog=load_catalog(query, sql, "tv_top"))
-    assert plan.recompute is None
-    conn.execute(f"create table {s}.tv_top as {sql}")
-    conn.execute("select tviews.install(%s, 'tv_top', %s, %s, 'h')", (scores, json.dumps(plan.to_dict()), sql))
+    assert install_tview(conn, scores, "tv_top", sql, ["pk_player"])["recompute"] is None
     conn.execute(f"update {s}.tb_score set points = 1000 where pk_score = 10")
     with pytest.raises(psycopg.errors.UniqueViolation):
         conn.execute(f"insert into {s}.tb_score values (10, 1, 1)")
