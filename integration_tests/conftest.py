@@ -139,15 +139,29 @@ def tview_count(conn: psycopg.Connection[Any], schema: str) -> int:
     return int(conn.execute("select count(*) from tviews.tview where tview_schema = %s", (schema,)).fetchone()[0])  # type: ignore[index]
 
 
-def install_tview(conn: psycopg.Connection[Any], schema: str, name: str, sql: str, key: list[str],
+def install_tview(conn: psycopg.Connection[Any], schema: str, name: str, sql: str, key: list[str] | None,
+                  options: dict[str, Any] | None = None, runtime: str = "tviews",
                   **plan_overrides: Any) -> dict[str, Any]:
-    """Build a tview without dbt, as the materialization does: analyse, CREATE TABLE AS, install().
-    `plan_overrides` replace entries of the plan (to test what install() does with them)."""
+    """Build a tview without dbt, as the materialization does: analyse, prepare() (registers it and
+    binds its SELECT), CREATE TABLE AS from the bound SELECT with maintenance's settings, install().
+    `plan_overrides` replace entries of the plan (to test what the runtime does with them)."""
     def query(q: str, params: Any) -> list[tuple[Any, ...]]:
         return conn.execute(q, params).fetchall()
 
     plan = tviews.analyze(sql, model=name, unique_key=key, catalog=load_catalog(query, sql, name)).to_dict()
     plan.update(plan_overrides)
-    conn.execute(f'create table "{schema}"."{name}" as {sql}')
-    conn.execute("select tviews.install(%s, %s, %s, %s, 'h')", (schema, name, json.dumps(plan), sql))
+    rt = sql_ident(runtime)
+    with conn.transaction():
+        bound = conn.execute(f"select {rt}.prepare(%s, %s, %s, %s, 'h', null, %s)",
+                             (schema, name, json.dumps(plan), sql, json.dumps(options or {}))).fetchone()[0]  # type: ignore[index]
+        conn.execute("select set_config('search_path', %s, true), set_config('row_security', 'off', true)",
+                     (bound["search_path"],))
+        conn.execute(f'create table "{schema}"."{name}" as select * from {bound["relation"]}')
+        conn.execute("select set_config('search_path', %s, true), set_config('row_security', %s, true)",
+                     (bound["restore"]["search_path"], bound["restore"]["row_security"]))
+        conn.execute(f"select {rt}.install(%s, %s)", (schema, name))
     return plan
+
+
+def sql_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'

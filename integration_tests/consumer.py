@@ -157,7 +157,7 @@ def generated_functions(conn: psycopg.Connection[Any], runtime: str = "tviews") 
     """Names of every generated (per-tview) function in the runtime schema."""
     return {r[0] for r in q(conn, r"""
         select proname::text from pg_proc where pronamespace = to_regnamespace(%s)
-          and proname ~ '(__apply|__full|__diff|_src)$'""", runtime)}
+          and proname ~ '__(apply|full|diff|recompute|src_[0-9]+|keys_[0-9]+)$'""", runtime)}
 
 
 def expected_functions(conn: psycopg.Connection[Any], runtime: str = "tviews",
@@ -171,19 +171,30 @@ def expected_functions(conn: psycopg.Connection[Any], runtime: str = "tviews",
     return {r[0] for r in q(conn, f"""
         select (t.base_name || x)::text from {rt}.tview t, unnest(array['__apply', '__full', '__diff']) x {where}
         union all
-        select s.function_name::text from {rt}.tview t join {rt}.tview_source s using (tview_id) {where}""",
-                            *(params * 2))}
+        select t.base_name || '__recompute' from {rt}.tview t {where} {'and' if where else 'where'} t.recompute is not null
+        union all
+        select s.function_name::text from {rt}.tview t join {rt}.tview_source s using (tview_id) {where}
+        union all
+        select t.base_name || '__keys_' || s.source_no from {rt}.tview t join {rt}.tview_source s using (tview_id) {where}""",
+                            *(params * 4))}
 
 
 def tview_functions(conn: psycopg.Connection[Any], schema: str, name: str, runtime: str = "tviews") -> set[str]:
-    """The generated functions of one tview, per the catalog: apply, full, diff and one per source."""
+    """The generated functions of one tview, per the catalog: apply, full, diff, recompute, and per
+    source its trigger function and key function."""
     rt = f'"{runtime}"'
     return {r[0] for r in q(conn, f"""
         select (t.base_name || x)::text from {rt}.tview t, unnest(array['__apply', '__full', '__diff']) x
         where t.tview_schema = %s and t.tview_name = %s
         union all
+        select t.base_name || '__recompute' from {rt}.tview t
+        where t.tview_schema = %s and t.tview_name = %s and t.recompute is not null
+        union all
         select s.function_name::text from {rt}.tview t join {rt}.tview_source s using (tview_id)
-        where t.tview_schema = %s and t.tview_name = %s""", schema, name, schema, name)}
+        where t.tview_schema = %s and t.tview_name = %s
+        union all
+        select t.base_name || '__keys_' || s.source_no from {rt}.tview t join {rt}.tview_source s using (tview_id)
+        where t.tview_schema = %s and t.tview_name = %s""", *((schema, name) * 4))}
 
 
 def assert_maintenance_exact(conn: psycopg.Connection[Any], project: ConsumerProject, runtime: str = "tviews") -> None:

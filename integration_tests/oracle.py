@@ -22,8 +22,9 @@ from typing import Any
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "python_helpers"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 import tviews  # noqa: E402
-from tviews.pgcatalog import load_catalog  # noqa: E402
+from conftest import install_tview  # noqa: E402
 
 SCHEMA_DDL = """
 create table {s}.tb_group (pk_group int primary key, name text not null);
@@ -227,15 +228,7 @@ class Oracle:
             self.build(name, sql.format(s=f'"{s}"'), key)
 
     def build(self, name: str, sql: str, key: list[str] | None) -> None:
-        def query(q: str, params: Any) -> list[tuple[Any, ...]]:
-            return self.conn.execute(q, params).fetchall()
-
-        plan = tviews.analyze(sql, model=name, unique_key=key, catalog=load_catalog(query, sql, name))
-        self.conn.execute(f'create table "{self.schema}"."{name}" as {sql}')
-        self.conn.execute(
-            "select tviews.install(%s, %s, %s, %s, %s)",
-            (self.schema, name, json.dumps(plan.to_dict()), sql, plan.fingerprint(sql)),
-        )
+        install_tview(self.conn, self.schema, name, sql, key)
 
     def seed(self) -> None:
         for g in range(1, 4):

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import secrets
 import time
 from collections import Counter
@@ -30,9 +29,9 @@ from typing import Any
 import psycopg
 import pytest
 import tviews
+from conftest import install_tview
 from pgtarget import PgTarget
 from psycopg.conninfo import make_conninfo
-from tviews.pgcatalog import load_catalog
 
 
 def qi(name: str) -> str:
@@ -142,15 +141,7 @@ class SecEnv:
         conn = self.owner_conn
         schema = schema or self.app
 
-        def query(q: str, params: Any) -> list[tuple[Any, ...]]:
-            return conn.execute(q, params).fetchall()
-
-        plan = tviews.analyze(sql, model=name, unique_key=key, catalog=load_catalog(query, sql, name)).to_dict()
-        with conn.transaction():
-            conn.execute(f"create table {qi(schema)}.{qi(name)} as {sql}")  # type: ignore[arg-type]
-            conn.execute(f"select {qi(self.runtime)}.install(%s, %s, %s, %s, 'h')",  # type: ignore[arg-type]
-                         (schema, name, json.dumps(plan), sql))
-        return plan
+        return install_tview(conn, schema, name, sql, key, runtime=self.runtime)
 
     def base_name(self, name: str, schema: str | None = None) -> str:
         return str(self.admin.execute(f"select base_name from {qi(self.runtime)}.tview "  # type: ignore[index]

@@ -109,7 +109,7 @@ def test_changed_sql_rebuilds_and_replaces_maintenance(consumer: ConsumerProject
     assert len([t for t in trig if owned_by("tv_order", t[1])]) == 4
     new_functions = expected_functions(mconn, schemas=[s])
     assert generated_functions(mconn) == (all_functions_before - old_functions) | new_functions
-    assert len(new_functions) == len(old_functions) - 1  # tv_order lost its tb_customer trigger function
+    assert len(new_functions) == len(old_functions) - 2  # tv_order lost its tb_customer trigger and key functions
     assert_maintenance_exact(mconn, consumer)
 
     # maintenance after the rebuild
@@ -196,7 +196,7 @@ def test_switching_away_from_tview_removes_maintenance(consumer: ConsumerProject
     consumer.run("run")
     s, src = consumer.schema, consumer.src_schema
     own_functions = tview_functions(mconn, s, "tv_order")
-    assert len(own_functions) == 5  # apply, full, diff and one per source
+    assert len(own_functions) == 7  # apply, full, diff, and per source (2) a trigger and a key function
     path = consumer.model_path("tv_order")
     path.write_text(path.read_text().replace("materialized='tview', unique_key='pk_order'",
                                              f"materialized='{materialized}'"))
@@ -261,7 +261,7 @@ def test_cleanup_after_removing_a_model(consumer: ConsumerProject, mconn) -> Non
     consumer.run("run")
     s, src = consumer.schema, consumer.src_schema
     order_functions = tview_functions(mconn, s, "tv_order")
-    assert len(order_functions) == 5
+    assert len(order_functions) == 7
     consumer.remove_model("tv_order")
     consumer.run("run-operation", "tviews.cleanup")
     assert relation_oid(mconn, s, "tv_order") is not None  # table kept

@@ -30,7 +30,7 @@ def test_writers_reaching_tviews_in_opposite_orders_do_not_deadlock(pg: PgTarget
         conn.execute(f"create table {s}.b (id int primary key, a_id int references {s}.a, w int)")
         conn.execute(f"insert into {s}.a values (1, 1), (2, 2)")
         conn.execute(f"insert into {s}.b values (1, 1, 10), (2, 2, 20)")
-        conn.execute(f"create function {s}.slow(x int) returns int language plpgsql stable "
+        conn.execute(f"create function {s}.slow(x int) returns int language plpgsql immutable "
                      "as $$ begin perform pg_sleep(0.5); return x; end $$")
         conn.execute(tviews.runtime_sql("tviews"))
         install(conn, schema, "tv_a", f"select a.id, a.v from {s}.a a")

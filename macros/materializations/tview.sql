@@ -50,16 +50,31 @@
 {#- Config that changes the built table without changing the SELECT; part of the definition hash. -#}
 {% macro rebuild_inputs() -%}
   {%- set contract = config.get('contract') -%}
-  {{ return(tojson({'indexes': config.get('indexes'),
-                    'contract': (contract.enforced if contract is not none and contract.enforced is defined else false),
-                    'unlogged': config.get('unlogged'), 'unique_key': tviews.config_value('unique_key')})) }}
+  {%- set enforced = contract.enforced if contract is not none and contract.enforced is defined else false -%}
+  {%- set columns = {} -%}
+  {%- if enforced -%}
+    {%- for name, column in model.columns.items() -%}
+      {%- do columns.update({name: [column.data_type, column.constraints | map(attribute='type') | list]}) -%}
+    {%- endfor -%}
+  {%- endif -%}
+  {{ return(tojson({'indexes': config.get('indexes'), 'contract': enforced, 'columns': columns,
+                    'constraints': model.constraints | map(attribute='type') | list if enforced else [],
+                    'unlogged': config.get('unlogged'), 'unique_key': tviews.config_value('unique_key'),
+                    'options': tviews.options()})) }}
 {%- endmacro %}
 
 
+{#- Model options the runtime acts on (see runtime.sql: tview.options). -#}
+{% macro options() -%}
+  {{ return({'bypass_source_rls': tviews.config_value('bypass_source_rls', false) in [true, 'true', 'True']}) }}
+{%- endmacro %}
+
+
+{#- Same definition, built with the same settings, and maintenance intact. -#}
 {% macro is_current(relation, hash) -%}
   {%- set rt = tviews.runtime_relation_sql() -%}
   {%- set check -%}
-    select coalesce((select definition_hash = {{ tviews.literal(hash) }}
+    select coalesce((select definition_hash = {{ tviews.literal(hash) }} and settings = {{ rt }}._build_settings()
                      from {{ rt }}.tview
                      where tview_schema = {{ tviews.literal(relation.schema) }}
                        and tview_name = {{ tviews.literal(relation.identifier) }}), false)
@@ -82,20 +97,22 @@
     select {{ rt }}.lock_sources({{ tviews.literal(tojson(plan.sources)) }}::jsonb)
   {%- endcall %}
 
+  {#- Register the tview and bind its SELECT (the runtime's view of it): the table is populated
+      from that view, with the settings maintenance will use, so the build and every later
+      recompute compute alike. -#}
+  {%- set bound = tviews.prepare(target_relation, sql, plan) -%}
+  {%- set populate = 'select * from ' ~ bound.relation -%}
+
   {%- if existing_relation is none -%}
-    {% call statement('main') -%}
-      {{ get_create_table_as_sql(False, target_relation, sql) }}
-    {%- endcall %}
+    {%- do tviews.with_pinned_settings(bound, get_create_table_as_sql(False, target_relation, populate)) -%}
     {%- do create_indexes(target_relation) -%}
-    {%- do tviews.register(target_relation, sql, plan) -%}
+    {%- do tviews.register(target_relation) -%}
   {%- else -%}
     {%- set intermediate_relation = make_intermediate_relation(target_relation) -%}
     {%- set backup_relation = make_backup_relation(target_relation, existing_relation.type) -%}
     {{ drop_relation_if_exists(load_cached_relation(intermediate_relation)) }}
     {{ drop_relation_if_exists(load_cached_relation(backup_relation)) }}
-    {% call statement('main') -%}
-      {{ get_create_table_as_sql(False, intermediate_relation, sql) }}
-    {%- endcall %}
+    {%- do tviews.with_pinned_settings(bound, get_create_table_as_sql(False, intermediate_relation, populate)) -%}
     {%- do create_indexes(intermediate_relation) -%}
     {{ adapter.rename_relation(existing_relation, backup_relation) }}
     {{ adapter.rename_relation(intermediate_relation, target_relation) }}
@@ -103,7 +120,7 @@
         it (they depend on its row type); register() and reattach_dependents() put them back.
         The plain drop, not the adapter's: that one also runs gc() and repair(), needless here. -#}
     {% do default__drop_relation(backup_relation) %}
-    {%- do tviews.register(target_relation, sql, plan) -%}
+    {%- do tviews.register(target_relation) -%}
     {% call statement('tviews_reattach') -%}
       select {{ rt }}.reattach_dependents({{ tviews.literal(target_relation.schema) }}, {{ tviews.literal(target_relation.identifier) }})
     {%- endcall %}
@@ -111,11 +128,37 @@
 {%- endmacro %}
 
 
-{% macro register(relation, sql, plan) -%}
-  {% call statement('tviews_install') -%}
-    select {{ tviews.runtime_relation_sql() }}.install(
+{% macro prepare(relation, sql, plan) -%}
+  {%- set prepare_sql -%}
+    select {{ tviews.runtime_relation_sql() }}.prepare(
       {{ tviews.literal(relation.schema) }}, {{ tviews.literal(relation.identifier) }},
       {{ tviews.literal(plan.plan_json) }}::jsonb, {{ tviews.literal(sql) }},
-      {{ tviews.literal(plan.hash) }}, {{ tviews.literal(model.unique_id) }})
+      {{ tviews.literal(plan.hash) }}, {{ tviews.literal(model.unique_id) }},
+      {{ tviews.literal(tojson(tviews.options())) }}::jsonb)::text
+  {%- endset -%}
+  {{ return(fromjson(run_query(prepare_sql).columns[0].values()[0])) }}
+{%- endmacro %}
+
+
+{#- Run the statement (dbt's create table as) with the settings maintenance runs with, then put
+    the session's back. -#}
+{% macro with_pinned_settings(bound, statement_sql) -%}
+  {% call statement('tviews_pin') -%}
+    select set_config('search_path', {{ tviews.literal(bound.search_path) }}, true),
+           set_config('row_security', 'off', true)
+  {%- endcall %}
+  {% call statement('main') -%}
+    {{ statement_sql }}
+  {%- endcall %}
+  {% call statement('tviews_unpin') -%}
+    select set_config('search_path', {{ tviews.literal(bound.restore.search_path) }}, true),
+           set_config('row_security', {{ tviews.literal(bound.restore.row_security) }}, true)
+  {%- endcall %}
+{%- endmacro %}
+
+
+{% macro register(relation) -%}
+  {% call statement('tviews_install') -%}
+    select {{ tviews.runtime_relation_sql() }}.install({{ tviews.literal(relation.schema) }}, {{ tviews.literal(relation.identifier) }})
   {%- endcall %}
 {%- endmacro %}

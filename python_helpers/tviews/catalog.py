@@ -15,6 +15,8 @@ class Table:
     # pg_class.relkind: r table, p partitioned table, v view, m materialized view, f foreign table
     kind: str
     columns: tuple[str, ...]
+    # columns with NOT NULL (pg_attribute.attnotnull): a key of them needs no NULL-safe matching
+    not_null: frozenset[str] = frozenset()
 
     @property
     def qualified(self) -> str:

@@ -16,7 +16,8 @@ Query = Callable[[str, Sequence[Any]], Sequence[Sequence[Any]]]
 
 _TABLE_SQL = """
 select n.nspname::text, c.relname::text, c.relkind::text,
-       coalesce(array_agg(a.attname::text order by a.attnum) filter (where a.attnum is not null), '{}')
+       coalesce(array_agg(a.attname::text order by a.attnum) filter (where a.attnum is not null), '{}'),
+       coalesce(array_agg(a.attname::text) filter (where a.attnotnull), '{}')
 from pg_class c
 join pg_namespace n on n.oid = c.relnamespace
 left join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
@@ -33,10 +34,6 @@ from pg_proc where lower(proname::text) = any(%s)
 group by 1
 """
 
-# Settings that change what the SELECT returns; maintenance pins them to the build's values.
-PINNED_SETTINGS = ("search_path", "TimeZone", "DateStyle", "IntervalStyle", "extra_float_digits", "bytea_output")
-
-
 def load_catalog(query: Query, sql: str, model: str) -> Catalog:
     tables: dict[tuple[str, str], Table] = {}
     unqualified: dict[str, str] = {}
@@ -45,8 +42,8 @@ def load_catalog(query: Query, sql: str, model: str) -> Catalog:
         rows = query(_TABLE_SQL, (regclass,))
         if not rows:
             continue  # reported by the analysis, with the model's name
-        s, n, kind, columns = rows[0]
-        tables[(s, n)] = Table(s, n, kind, tuple(columns))
+        s, n, kind, columns, not_null = rows[0]
+        tables[(s, n)] = Table(s, n, kind, tuple(columns), frozenset(not_null))
         if not schema:
             unqualified[name] = s
     names = referenced_functions(sql, model)
@@ -56,7 +53,3 @@ def load_catalog(query: Query, sql: str, model: str) -> Catalog:
     }
     return Catalog(tables=tables, unqualified=unqualified, functions=functions)
 
-
-def current_settings(query: Query) -> dict[str, str]:
-    row = query("select " + ", ".join("current_setting(%s)" for _ in PINNED_SETTINGS), PINNED_SETTINGS)[0]
-    return dict(zip(PINNED_SETTINGS, (str(v) for v in row)))

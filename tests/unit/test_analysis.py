@@ -271,7 +271,7 @@ def test_plan_to_dict_round_trips_through_json() -> None:
     plan = _doc_plan()
     data = plan.to_dict()
     assert json.loads(json.dumps(data)) == data
-    assert set(data) == {"model", "key_columns", "sources", "lineage", "recompute"}
+    assert set(data) == {"model", "key_columns", "sources", "lineage", "recompute", "key_nullable", "ignored"}
     assert all(set(s) == {f.name for f in dataclasses.fields(SourcePlan)} for s in data["sources"])
     rebuilt = Plan(
         model=data["model"],
@@ -279,6 +279,8 @@ def test_plan_to_dict_round_trips_through_json() -> None:
         sources=tuple(SourcePlan(**{**s, "columns": tuple(s["columns"])}) for s in data["sources"]),
         lineage=data["lineage"],
         recompute=data["recompute"],
+        key_nullable=tuple(data["key_nullable"]),
+        ignored=tuple((i["schema"], i["name"]) for i in data["ignored"]),
     )
     assert rebuilt == plan
     assert rebuilt.to_dict() == data

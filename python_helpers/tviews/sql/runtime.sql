@@ -1,20 +1,39 @@
 -- dbt-tviews runtime @version@
 --
--- Everything that keeps tviews exact lives here, in plain PostgreSQL: a catalog of tviews and
--- their sources, and functions that generate, from that catalog alone, the per-tview refresh
--- functions and the statement-level triggers on every source. After `dbt run`, maintenance needs
--- no dbt, no Python and no extension.
+-- Everything that keeps tviews exact lives here, in plain PostgreSQL (15 or later): a catalog of
+-- tviews and their sources, and functions that generate, from that catalog, the objects that
+-- maintain each tview. After `dbt run`, maintenance needs no dbt, no Python and no extension.
 --
 -- Installed by the `tview` materialization into @schema@ (dbt var `tviews_schema`). Idempotent.
--- Generated objects, per tview <b> (a short stable name):
---   @schema@."<b>__apply"(keys)   recompute the given keys and write the difference (called by the
---                                 trigger functions, whose owner rights and settings it inherits)
---   @schema@."<b>__full"()        recompute every key (TRUNCATE of a source, rebuild of a parent)
---   @schema@."<b>__diff"()        rows where the tview and its SELECT differ (dbt test, verify)
---   @schema@."<b>__src_<h>"()     trigger function for one source table
--- The other generated functions are SECURITY DEFINER (writers need no rights on the tview) and run with
--- search_path, TimeZone, DateStyle, IntervalStyle, extra_float_digits and bytea_output pinned to
--- the values of the build, so results never depend on the writing session's settings.
+--
+-- Trust model (docs/decisions/0005-bound-maintenance.md). Maintenance runs as the tview's owner,
+-- inside every writer's transaction, so nothing a writer or another role controls may steer it:
+-- * Everything derived from the model's SQL is BOUND when the tview is built: PostgreSQL parses it
+--   once and stores object identities, not names. Generated per tview <b>:
+--     @schema@."<b>__def"           view: the model's SELECT
+--     @schema@."<b>__row_<n>"       type: the columns the tview reads from source n
+--     @schema@."<b>__keys_<n>"(rows)    SQL function: the tview keys that changed rows of source n reach
+--     @schema@."<b>__recompute"(keys)   SQL function: the SELECT restricted by key (window functions)
+--   Objects created later in any schema cannot change what they call; renamed tables and columns are
+--   followed; a column they read cannot change type or be dropped (PostgreSQL refuses, naming them).
+-- * The generated PL/pgSQL glue reads only pg_catalog and this schema, names everything it calls,
+--   and runs with search_path = pg_catalog, <schemas of the build's search_path that only trusted
+--   roles can write>, pg_temp, row_security = off and the build's TimeZone, DateStyle, ...:
+--     @schema@."<b>__apply"(keys)   recompute keys and write the difference (called by the glue)
+--     @schema@."<b>__full"()        recompute every key (TRUNCATE of a source, refresh)
+--     @schema@."<b>__diff"()        rows where the tview and its SELECT differ (dbt test)
+--     @schema@."<b>__src_<n>"()     trigger function of source n, on it and all its partitions/children
+-- * Nothing here is executable by PUBLIC. Only maintenance writes a tview (the guard trigger).
+
+DO $$
+BEGIN
+    IF current_setting('server_version_num')::integer < 150000 THEN
+        RAISE EXCEPTION 'dbt-tviews needs PostgreSQL 15 or later (this server is %)', current_setting('server_version')
+            USING ERRCODE = '0A000',
+                  DETAIL = 'Maintenance relies on unique indexes with NULLS NOT DISTINCT and SQL-standard function bodies.',
+                  HINT = 'Upgrade the server, or keep these models materialized as tables.';
+    END IF;
+END $$;
 
 CREATE SCHEMA IF NOT EXISTS @schema@;
 
@@ -28,33 +47,53 @@ CREATE TABLE IF NOT EXISTS @schema@.tview (
     tview_name      name        NOT NULL,
     model           text,                      -- dbt unique_id, e.g. model.blog.tv_post
     key_columns     text[]      NOT NULL,
-    definition      text        NOT NULL,      -- the compiled SELECT, as deployed
+    definition      text        NOT NULL,      -- the SELECT as PostgreSQL bound it (fully qualified)
     definition_hash text        NOT NULL,      -- what the materialization compares to skip a run
     lineage         jsonb       NOT NULL DEFAULT '{}',
-    settings        jsonb       NOT NULL,      -- GUCs pinned for maintenance
-    base_name       name        NOT NULL,      -- prefix of the generated functions and triggers
+    settings        jsonb       NOT NULL,      -- the build's settings; maintenance runs with them
+    base_name       name        NOT NULL,      -- prefix of the generated objects
     runtime_version text        NOT NULL,
     created_at      timestamptz NOT NULL DEFAULT now(),
     UNIQUE (tview_schema, tview_name)
 );
 COMMENT ON TABLE @schema@.tview IS 'dbt-tviews: one row per tview (incrementally maintained table).';
+-- The SELECT apply(keys) recomputes from when not the definition: window functions restricted to
+-- the partitions of the keys ($1.. are the key arrays). See analysis.py.
+ALTER TABLE @schema@.tview ADD COLUMN IF NOT EXISTS recompute text;
+-- Per key column: may it be NULL? (GROUP BY / DISTINCT of a nullable column). Matched NULL-safely.
+ALTER TABLE @schema@.tview ADD COLUMN IF NOT EXISTS key_nullable boolean[];
+-- Model options the runtime acts on, e.g. {"bypass_source_rls": true}.
+ALTER TABLE @schema@.tview ADD COLUMN IF NOT EXISTS options jsonb NOT NULL DEFAULT '{}';
+-- The role that built the tview; maintenance runs as this role.
+ALTER TABLE @schema@.tview ADD COLUMN IF NOT EXISTS owner name;
+-- The search_path maintenance runs with (pg_catalog, trusted schemas of the build's path, pg_temp).
+ALTER TABLE @schema@.tview ADD COLUMN IF NOT EXISTS search_path text;
+-- Deparsed CREATE statements of the bound objects, fully qualified: repair() re-creates them.
+ALTER TABLE @schema@.tview ADD COLUMN IF NOT EXISTS recompute_function text;
 
 CREATE TABLE IF NOT EXISTS @schema@.tview_source (
     tview_id      integer NOT NULL REFERENCES @schema@.tview ON DELETE CASCADE,
     source_schema name    NOT NULL,
     source_name   name    NOT NULL,
-    columns       text[]  NOT NULL,   -- source columns the tview reads
+    columns       text[]  NOT NULL,   -- source columns the tview reads, in attnum order
     key_query     text    NOT NULL,   -- SELECT of affected keys, reading changed rows from tviews_delta
     direct        boolean NOT NULL,   -- keys read straight off the changed rows
-    function_name name    NOT NULL,
+    function_name name    NOT NULL,   -- the trigger function
     PRIMARY KEY (tview_id, source_schema, source_name)
 );
--- The SELECT apply(keys) recomputes from when not the definition: window functions restricted to
--- the partitions of the keys ($1.. are the key arrays; columns renamed by position). See analysis.py.
-ALTER TABLE @schema@.tview ADD COLUMN IF NOT EXISTS recompute text;
--- Prefix of the four triggers on the source; it encodes the tview's depth (see _install_generated).
-ALTER TABLE @schema@.tview_source ADD COLUMN IF NOT EXISTS trigger_name name;
 COMMENT ON TABLE @schema@.tview_source IS 'dbt-tviews: the source tables of each tview and how a change maps to keys.';
+-- Prefix of the triggers on the source; it encodes the tview's depth (see _install_triggers).
+ALTER TABLE @schema@.tview_source ADD COLUMN IF NOT EXISTS trigger_name name;
+-- Numbers the generated objects of the source (<b>__row_<n>, <b>__keys_<n>, <b>__src_<n>).
+ALTER TABLE @schema@.tview_source ADD COLUMN IF NOT EXISTS source_no integer;
+-- format_type() of each column in `columns`; the glue checks them when it is planned.
+ALTER TABLE @schema@.tview_source ADD COLUMN IF NOT EXISTS column_types text[];
+-- The tview reads whole rows of the source (to_jsonb(t)): every column counts, and its column list.
+ALTER TABLE @schema@.tview_source ADD COLUMN IF NOT EXISTS whole_row boolean NOT NULL DEFAULT false;
+-- relrowsecurity / relforcerowsecurity at build: a change means the build's decision no longer holds.
+ALTER TABLE @schema@.tview_source ADD COLUMN IF NOT EXISTS row_security boolean[];
+-- Deparsed CREATE FUNCTION of <b>__keys_<n>.
+ALTER TABLE @schema@.tview_source ADD COLUMN IF NOT EXISTS keys_function text;
 
 -- One row per tview, updated by every maintaining statement. The UPDATE is the concurrency
 -- control: under READ COMMITTED it waits for a concurrent maintainer to commit, and the statements
@@ -77,7 +116,7 @@ AS $$ SELECT '@version@'::text $$;
 -- Do equal values of this type always look the same? Not for numeric (1.5 = 1.50), jsonb
 -- ({"n": 1.5} = {"n": 1.50}), interval ('1 day' = '24 hours'), float (0 = -0), and types without
 -- equality (json, xml, point): those are compared through their text form, so a change that shows
--- in the output always reaches the tview.
+-- in the output always reaches the tview. Only pg_catalog operators are ever used on them.
 CREATE OR REPLACE FUNCTION @schema@._exact(t regtype) RETURNS boolean
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
 AS $$
@@ -107,6 +146,11 @@ RETURNS name
 LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp
 AS $$ SELECT ('tviews_' || lpad(least(p_depth, 99)::text, 2, '0') || '_'
               || @schema@._short_name(p_src_schema, p_src_name, p_tv_schema, p_tv_name))::name $$;
+
+-- The suffixes of the four statement-level triggers a source carries per tview.
+CREATE OR REPLACE FUNCTION @schema@._trigger_suffixes() RETURNS text[]
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp
+AS $$ SELECT ARRAY['_ins', '_upd', '_del', '_trn'] $$;
 
 -- 1 for a tview that reads only tables, 1 + the deepest tview it reads otherwise.
 CREATE OR REPLACE FUNCTION @schema@._depth(p_id integer) RETURNS integer
@@ -142,111 +186,605 @@ BEGIN
     RETURN v_id;
 END $$;
 
+-- `<<name>>` placeholders of a code template replaced by the values of `vars` (already quoted).
+CREATE OR REPLACE FUNCTION @schema@._fill(p_template text, p_vars jsonb) RETURNS text
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_out text := p_template;
+    v_kv  record;
+BEGIN
+    FOR v_kv IN SELECT key, value FROM jsonb_each_text(p_vars) LOOP
+        v_out := replace(v_out, '<<' || v_kv.key || '>>', coalesce(v_kv.value, ''));
+    END LOOP;
+    IF v_out ~ '<<[a-z_]+>>' THEN
+        RAISE EXCEPTION 'dbt-tviews internal error: unfilled placeholder % in generated code', substring(v_out from '<<[a-z_]+>>')
+            USING ERRCODE = 'XX000';
+    END IF;
+    RETURN v_out;
+END $$;
+
+-- Columns of a relation: quoted names and format_type()s, in attnum order.
+CREATE OR REPLACE FUNCTION @schema@._columns(p_rel regclass, OUT names text[], OUT types text[])
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT array_agg(quote_ident(a.attname) ORDER BY a.attnum),
+           array_agg(format_type(a.atttypid, a.atttypmod) ORDER BY a.attnum)
+    FROM pg_attribute a WHERE a.attrelid = p_rel AND a.attnum > 0 AND NOT a.attisdropped
+$$;
+
 -- ================================================================================================
--- Guard: a tview is written only by its maintenance
+-- Trust: which schemas may maintenance resolve names in, and the settings it runs with
 -- ================================================================================================
 
--- Fires only at trigger depth 0 (a client's own statement); maintenance runs inside triggers, or
--- sets tviews.maintaining for the duration of a full refresh. Its presence also marks the table as
--- a live tview: gc() treats a catalog entry whose table lost the guard as dropped or replaced.
+-- Roles other than superusers and members of the owner (who can act as the owner anyway) that can
+-- create objects in the schema: any of them could plant a function that maintenance would run as
+-- the owner.
+CREATE OR REPLACE FUNCTION @schema@._untrusted_creators(p_schema oid, p_owner name) RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT string_agg(quote_ident(r.rolname), ', ' ORDER BY r.rolname)
+    FROM pg_roles r
+    WHERE NOT r.rolsuper
+      AND NOT pg_has_role(r.oid, p_owner, 'MEMBER')
+      AND (has_schema_privilege(r.oid, p_schema, 'CREATE')
+           OR r.oid = (SELECT nspowner FROM pg_namespace WHERE oid = p_schema))
+$$;
+
+-- The settings a build ran with, as maintenance will pin them. Called as a parameter default of
+-- prepare(), so it reads the caller's session; it therefore has no SET clause and qualifies all.
+CREATE OR REPLACE FUNCTION @schema@._build_settings() RETURNS jsonb
+LANGUAGE sql STABLE
+AS $$
+    SELECT pg_catalog.jsonb_object_agg(s.name, pg_catalog.current_setting(s.name))
+    FROM pg_catalog.unnest(ARRAY['TimeZone', 'DateStyle', 'IntervalStyle', 'extra_float_digits',
+                                 'bytea_output', 'lc_monetary', 'lc_numeric', 'lc_time',
+                                 'default_text_search_config', 'timezone_abbreviations', 'array_nulls',
+                                 'standard_conforming_strings', 'xmlbinary', 'xmloption',
+                                 'search_path']) AS s(name)
+$$;
+
+-- The search_path maintenance runs with: pg_catalog, then the schemas of the build's effective
+-- path ("$user" resolved, missing ones dropped) that no untrusted role can create objects in,
+-- then pg_temp (listed last so a writer's temporary objects never shadow anything).
+CREATE OR REPLACE FUNCTION @schema@._trusted_search_path(p_schemas name[], p_owner name, p_tview text)
+RETURNS text
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_path text := 'pg_catalog';
+    v_nsp  name;
+    v_who  text;
+BEGIN
+    FOREACH v_nsp IN ARRAY coalesce(p_schemas, '{}') LOOP
+        -- The runtime schema stays out: the glue names what it calls there, and _nested_in
+        -- relies on PL/pgSQL printing its functions schema-qualified.
+        CONTINUE WHEN v_nsp IN ('pg_catalog', 'pg_temp') OR v_nsp LIKE 'pg_temp_%'
+                   OR to_regnamespace(quote_ident(v_nsp)) = '@schema@'::regnamespace;
+        v_who := @schema@._untrusted_creators(to_regnamespace(quote_ident(v_nsp))::oid, p_owner);
+        IF v_who IS NULL THEN
+            v_path := v_path || ', ' || quote_ident(v_nsp);
+        ELSE
+            RAISE NOTICE 'tview %: schema % is left out of the search_path of its maintenance', p_tview, v_nsp
+                USING DETAIL = format('Roles %s can create objects in it; maintenance runs as %I.', v_who, p_owner),
+                      HINT = format('Revoke CREATE on schema %I from those roles if its functions are needed.', v_nsp);
+        END IF;
+    END LOOP;
+    RETURN v_path || ', pg_temp';
+END $$;
+
+-- The settings maintenance of a tview runs with: the build's, the trusted search_path, and
+-- row_security off (a policy never filters what maintenance reads; where one would apply, the
+-- statement fails).
+CREATE OR REPLACE FUNCTION @schema@._pinned(p_id integer) RETURNS jsonb
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT (t.settings - 'search_path') || jsonb_build_object('search_path', t.search_path, 'row_security', 'off')
+    FROM @schema@.tview t WHERE t.tview_id = p_id
+$$;
+
+-- Set (transaction-locally) the given settings; returns the values they replaced, for _set_all()
+-- again to put them back.
+CREATE OR REPLACE FUNCTION @schema@._set_all(p_settings jsonb) RETURNS jsonb
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_old jsonb := '{}';
+    v_kv  record;
+BEGIN
+    FOR v_kv IN SELECT key, value FROM jsonb_each_text(p_settings) ORDER BY key LOOP
+        v_old := v_old || jsonb_build_object(v_kv.key, current_setting(v_kv.key));
+        PERFORM set_config(v_kv.key, v_kv.value, true);
+    END LOOP;
+    RETURN v_old;
+END $$;
+
+-- ================================================================================================
+-- Guards that keep a tview equal to its SELECT whatever else happens
+-- ================================================================================================
+
+-- Checked when the glue's statements are PLANNED, not each time they run: declared IMMUTABLE with
+-- constant arguments, so the planner folds it to true, once per session and again after any
+-- ALTER of the source invalidates the plan. The glue reads the changed rows by column name; the
+-- bound objects follow columns by identity. This makes sure the names still denote the columns the
+-- tview was built from (in the same order, with the same types, read by the bound definition): a
+-- renamed column, a new column taking an old name, or swapped names fail the write, loudly,
+-- instead of feeding it the wrong values.
+CREATE OR REPLACE FUNCTION @schema@._columns_ok(p_tview text, p_source text, p_names text[], p_types text[],
+                                                p_whole_row boolean, p_definition text,
+                                                p_raise boolean DEFAULT true)
+RETURNS boolean
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_rel   regclass := to_regclass(p_source);
+    v_view  regclass := to_regclass(p_definition);
+    v_names text[];
+    v_types text[];
+    v_nums  smallint[];
+    v_why   text;
+BEGIN
+    IF v_rel IS NULL THEN
+        v_why := format('source %s no longer exists (renamed or dropped)', p_source);
+    ELSIF v_view IS NULL THEN
+        v_why := format('its definition %s was dropped', p_definition);
+    ELSE
+        SELECT array_agg(a.attname::text ORDER BY a.attnum),
+               array_agg(format_type(a.atttypid, a.atttypmod) ORDER BY a.attnum),
+               array_agg(a.attnum ORDER BY a.attnum)
+        INTO v_names, v_types, v_nums
+        FROM pg_attribute a
+        WHERE a.attrelid = v_rel AND a.attnum > 0 AND NOT a.attisdropped
+          AND (p_whole_row OR a.attname = ANY (p_names));
+        IF v_names IS DISTINCT FROM p_names OR v_types IS DISTINCT FROM p_types THEN
+            v_why := format('the columns of %s it reads changed since it was built: (%s) were (%s)', p_source,
+                            array_to_string(v_names, ', '), array_to_string(p_names, ', '));
+        ELSIF NOT p_whole_row AND EXISTS (
+                SELECT FROM unnest(v_nums) AS n(attnum)
+                WHERE NOT EXISTS (SELECT FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid
+                                  WHERE d.classid = 'pg_rewrite'::regclass AND r.ev_class = v_view
+                                    AND d.refclassid = 'pg_class'::regclass AND d.refobjid = v_rel
+                                    AND d.refobjsubid IN (n.attnum, 0))) THEN
+            v_why := format('a column of %s it reads by name is not the column it was built from (renamed?)', p_source);
+        END IF;
+    END IF;
+    IF v_why IS NULL THEN
+        RETURN true;
+    ELSIF NOT p_raise THEN
+        RETURN false;
+    END IF;
+    RAISE EXCEPTION 'tview %: %', p_tview, v_why
+        USING ERRCODE = '55000',
+              DETAIL = 'Its maintenance reads the changed rows of this table by column name; it stops rather than go stale.',
+              HINT = 'Undo the change, or update the model and run dbt run (after a rename of the table or a column it reads).';
+END $$;
+
+-- BEFORE statement trigger on every tview: only its own maintenance writes it. Maintenance marks
+-- the write with tviews.writing = '<base>:<trigger depth>', and runs as the tview's owner; the
+-- trigger's WHEN skips this function for exactly that (see _install_guard). Anything else lands
+-- here: a client, a grantee, a user trigger nested in maintenance (deeper), or maintenance after
+-- the owner's name changed (restore with another owner), which this slow path still lets through.
 CREATE OR REPLACE FUNCTION @schema@.guard() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    IF current_setting('tviews.maintaining', true) = 'on' THEN
+    IF current_setting('tviews.writing', true) = TG_ARGV[0] || ':' || (pg_trigger_depth() - 1)
+       AND EXISTS (SELECT FROM pg_class c JOIN pg_roles r ON r.oid = c.relowner
+                   WHERE c.oid = TG_RELID AND r.rolname = current_user) THEN
         RETURN NULL;
     END IF;
-    PERFORM @schema@._raise('55000',
-        format('cannot %s %I.%I: it is a tview, maintained from its sources', lower(TG_OP),
-               TG_TABLE_SCHEMA, TG_TABLE_NAME),
-        'Rows of a tview are computed from its SELECT; a direct write would be overwritten or lost.',
-        format('Write to its source tables instead, or run SELECT @schema@.refresh(%L, %L) to recompute it.',
-               TG_TABLE_SCHEMA, TG_TABLE_NAME));
+    RAISE EXCEPTION 'cannot %s %I.%I: it is a tview, maintained from its sources', lower(TG_OP), TG_TABLE_SCHEMA, TG_TABLE_NAME
+        USING ERRCODE = '55000',
+              DETAIL = 'Rows of a tview are computed from its SELECT; a direct write would be overwritten or lost.',
+              HINT = format('Write to its source tables instead, or run SELECT @schema@.refresh(%L, %L) to recompute it.',
+                            TG_TABLE_SCHEMA, TG_TABLE_NAME);
+END $$;
+
+-- BEFORE statement trigger on a partitioned source (and its partitioned partitions): marks the
+-- statement, so the row trigger cloned to partitions created after the build (_uncovered) lets the
+-- rows it routes through: the source's own statement triggers maintain them.
+CREATE OR REPLACE FUNCTION @schema@._routed() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM set_config(TG_ARGV[0], (pg_trigger_depth() - 1)::text || '@' || statement_timestamp(), true);
     RETURN NULL;
 END $$;
 
+-- Row trigger cloned by PostgreSQL to every partition of a partitioned source, disabled on the
+-- partitions that carry the tview's statement triggers. A partition created later has no such
+-- triggers: a write made directly to it is refused rather than missed.
+CREATE OR REPLACE FUNCTION @schema@._uncovered() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RAISE EXCEPTION 'tview %: partition %.% of its source % was created after the tview was built and is not maintained yet',
+        TG_ARGV[0], quote_ident(TG_TABLE_SCHEMA), quote_ident(TG_TABLE_NAME), TG_ARGV[1]
+        USING ERRCODE = '55000',
+              DETAIL = 'Writes made directly to this partition would not reach the tview.',
+              HINT = format('Write through %s, or run SELECT @schema@.repair() (or dbt run) to cover the partition.', TG_ARGV[1]);
+END $$;
+
+-- Exactly once per statement (ADR 0004): is this trigger nested in the maintenance a statement on
+-- `p_origin` started, so that the tview's own trigger on that table fires later in the statement?
+-- tviews.origin is set by the glue around its maintenance; a writer can set it too, so it is
+-- trusted only when the glue function it names is really on the call stack.
+CREATE OR REPLACE FUNCTION @schema@._nested_in(p_sources text[]) RETURNS boolean
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_origin text := current_setting('tviews.origin', true);
+    v_stack  text;
+BEGIN
+    IF coalesce(v_origin, '') = '' OR NOT split_part(v_origin, '|', 1) = ANY (p_sources) THEN
+        RETURN false;
+    END IF;
+    GET DIAGNOSTICS v_stack = PG_CONTEXT;
+    RETURN position(E'\nPL/pgSQL function ' || split_part(v_origin, '|', 2) || ' ' IN v_stack) > 0;
+END $$;
+
+-- Lock, in one global order (tview_id), the epoch rows of `p_self` and of every tview reachable
+-- from the relation: a statement maintains several tviews, some from inside others' maintenance,
+-- and two statements taking the same locks in different orders would deadlock.
+CREATE OR REPLACE FUNCTION @schema@._lock_reachable(p_schema name, p_name name, p_self integer DEFAULT NULL)
+RETURNS void
+LANGUAGE sql SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT NULL::void FROM (
+        SELECT e.tview_id FROM @schema@.tview_epoch e
+        WHERE e.tview_id = p_self OR e.tview_id IN (
+            WITH RECURSIVE down (s, n) AS (
+                SELECT p_schema, p_name
+                UNION
+                SELECT t.tview_schema, t.tview_name
+                FROM down
+                JOIN @schema@.tview_source src ON src.source_schema = down.s AND src.source_name = down.n
+                JOIN @schema@.tview t ON t.tview_id = src.tview_id)
+            SELECT t.tview_id FROM down JOIN @schema@.tview t ON t.tview_schema = down.s AND t.tview_name = down.n)
+        ORDER BY e.tview_id
+        FOR UPDATE OF e) locked
+    LIMIT 1
+$$;
+
 -- ================================================================================================
--- Generation of the per-tview functions and the source triggers
+-- Generation: bound objects (from the model's SQL) and the glue (from the catalog)
 -- ================================================================================================
 
-CREATE OR REPLACE FUNCTION @schema@._install_generated(p_id integer) RETURNS void
+CREATE OR REPLACE FUNCTION @schema@._def(p_id integer) RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+AS $$ SELECT format('@schema@.%I', base_name || '__def') FROM @schema@.tview WHERE tview_id = p_id $$;
+
+-- Create the bound objects from the model's SQL under the build's search_path, then record them
+-- deparsed (search_path '' qualifies every name), so repair() can re-create them anywhere.
+CREATE OR REPLACE FUNCTION @schema@._create_bound(p_id integer, p_plan jsonb, p_definition text, p_search_path text)
+RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    t        @schema@.tview;
+    s        @schema@.tview_source;
+    v_def    text := @schema@._def(p_id);
+    v_keys   text;   -- RETURNS TABLE of the key functions
+    v_types  text[];
+BEGIN
+    SELECT * INTO t FROM @schema@.tview WHERE tview_id = p_id;
+    PERFORM set_config('search_path', p_search_path, true);
+    EXECUTE format('CREATE VIEW %s AS %s', v_def, p_definition);
+    PERFORM set_config('search_path', 'pg_catalog, pg_temp', true);
+
+    -- The key columns' types, as the view computes them.
+    SELECT array_agg(format_type(a.atttypid, a.atttypmod) ORDER BY k.o) INTO v_types
+    FROM unnest(t.key_columns) WITH ORDINALITY AS k(c, o)
+    JOIN pg_attribute a ON a.attrelid = v_def::regclass AND a.attname = k.c;
+    v_keys := (SELECT string_agg(format('tviews_k%s %s', i, v_types[i]), ', ')
+               FROM generate_subscripts(v_types, 1) AS i);
+
+    FOR s IN SELECT * FROM @schema@.tview_source WHERE tview_id = p_id ORDER BY source_no LOOP
+        EXECUTE format('CREATE TYPE @schema@.%I AS (%s)', t.base_name || '__row_' || s.source_no,
+            (SELECT string_agg(format('%I %s', c, s.column_types[i]), ', ')
+             FROM unnest(s.columns) WITH ORDINALITY AS u(c, i)));
+        PERFORM set_config('search_path', p_search_path, true);
+        EXECUTE format($f$CREATE FUNCTION @schema@.%I(tviews_rows @schema@.%I[]) RETURNS TABLE (%s)
+LANGUAGE sql STABLE
+BEGIN ATOMIC
+    WITH tviews_delta AS (SELECT * FROM unnest($1))
+    SELECT DISTINCT * FROM (%s) AS tviews_q;
+END$f$, t.base_name || '__keys_' || s.source_no, t.base_name || '__row_' || s.source_no, v_keys, s.key_query);
+        PERFORM set_config('search_path', 'pg_catalog, pg_temp', true);
+    END LOOP;
+
+    IF t.recompute IS NOT NULL THEN
+        PERFORM set_config('search_path', p_search_path, true);
+        EXECUTE format($f$CREATE FUNCTION @schema@.%I(%s) RETURNS SETOF %s
+LANGUAGE sql STABLE
+BEGIN ATOMIC
+    %s;
+END$f$, t.base_name || '__recompute',
+            (SELECT string_agg(v_types[i] || '[]', ', ') FROM generate_subscripts(v_types, 1) AS i),
+            v_def, t.recompute);
+        PERFORM set_config('search_path', 'pg_catalog, pg_temp', true);
+    END IF;
+    PERFORM @schema@._record_bound(p_id);
+END $$;
+
+-- Store the bound objects' deparsed definitions in the catalog.
+CREATE OR REPLACE FUNCTION @schema@._record_bound(p_id integer) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    t @schema@.tview;
+BEGIN
+    SELECT * INTO t FROM @schema@.tview WHERE tview_id = p_id;
+    PERFORM set_config('search_path', '', true);
+    UPDATE @schema@.tview SET
+        definition = btrim(rtrim(btrim(pg_get_viewdef(@schema@._def(p_id)::regclass)), ';')),
+        recompute_function = CASE WHEN t.recompute IS NOT NULL THEN pg_get_functiondef(
+            format('@schema@.%I', t.base_name || '__recompute')::regproc) END
+    WHERE tview_id = p_id;
+    UPDATE @schema@.tview_source s SET
+        keys_function = pg_get_functiondef(format('@schema@.%I', t.base_name || '__keys_' || s.source_no)::regproc)
+    WHERE s.tview_id = p_id;
+    PERFORM set_config('search_path', 'pg_catalog, pg_temp', true);
+END $$;
+
+-- Re-create missing bound objects from their recorded definitions (after a source was replaced).
+CREATE OR REPLACE FUNCTION @schema@._recreate_bound(p_id integer) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    t @schema@.tview;
+    s @schema@.tview_source;
+BEGIN
+    SELECT * INTO t FROM @schema@.tview WHERE tview_id = p_id;
+    PERFORM @schema@._drop_bound(p_id);
+    EXECUTE format('CREATE VIEW %s AS %s', @schema@._def(p_id), t.definition);
+    FOR s IN SELECT * FROM @schema@.tview_source WHERE tview_id = p_id ORDER BY source_no LOOP
+        EXECUTE format('CREATE TYPE @schema@.%I AS (%s)', t.base_name || '__row_' || s.source_no,
+            (SELECT string_agg(format('%I %s', c, s.column_types[i]), ', ')
+             FROM unnest(s.columns) WITH ORDINALITY AS u(c, i)));
+        EXECUTE s.keys_function;
+    END LOOP;
+    IF t.recompute_function IS NOT NULL THEN
+        EXECUTE t.recompute_function;
+    END IF;
+    PERFORM @schema@._revoke(p_id);
+END $$;
+
+CREATE OR REPLACE FUNCTION @schema@._drop_bound(p_id integer) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    t @schema@.tview;
+    s @schema@.tview_source;
+BEGIN
+    SELECT * INTO t FROM @schema@.tview WHERE tview_id = p_id;
+    EXECUTE format('DROP FUNCTION IF EXISTS @schema@.%I', t.base_name || '__recompute');
+    FOR s IN SELECT * FROM @schema@.tview_source WHERE tview_id = p_id LOOP
+        EXECUTE format('DROP FUNCTION IF EXISTS @schema@.%I', t.base_name || '__keys_' || s.source_no);
+        EXECUTE format('DROP TYPE IF EXISTS @schema@.%I', t.base_name || '__row_' || s.source_no);
+    END LOOP;
+    -- apply() and full() read the view: they go first.
+    EXECUTE format('DROP FUNCTION IF EXISTS @schema@.%I', t.base_name || '__apply');
+    EXECUTE format('DROP FUNCTION IF EXISTS @schema@.%I', t.base_name || '__full');
+    EXECUTE format('DROP FUNCTION IF EXISTS @schema@.%I', t.base_name || '__diff');
+    EXECUTE format('DROP VIEW IF EXISTS %s', @schema@._def(p_id));
+END $$;
+
+-- No role but the owner may execute (or read) what maintenance generated.
+CREATE OR REPLACE FUNCTION @schema@._revoke(p_id integer) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    t @schema@.tview;
+    f regprocedure;
+BEGIN
+    SELECT * INTO t FROM @schema@.tview WHERE tview_id = p_id;
+    FOR f IN SELECT p.oid FROM pg_proc p
+             WHERE p.pronamespace = '@schema@'::regnamespace
+               AND left(p.proname, length(t.base_name) + 2) = t.base_name || '__' LOOP
+        EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f);
+    END LOOP;
+    IF to_regclass(@schema@._def(p_id)) IS NOT NULL THEN
+        EXECUTE format('REVOKE ALL ON %s FROM PUBLIC', @schema@._def(p_id));
+    END IF;
+END $$;
+
+-- Relations a source covers: itself, and every partition or inheritance child below it (writes
+-- made directly to them fire their own triggers only).
+CREATE OR REPLACE FUNCTION @schema@._members(p_rel regclass) RETURNS TABLE (rel regclass, partitioned boolean, is_root boolean)
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH RECURSIVE tree(rel) AS (
+        SELECT p_rel
+        UNION
+        SELECT i.inhrelid::regclass FROM tree JOIN pg_inherits i ON i.inhparent = tree.rel
+    )
+    SELECT tree.rel, c.relkind = 'p', tree.rel = p_rel FROM tree JOIN pg_class c ON c.oid = tree.rel
+$$;
+
+-- The glue of one tview: apply(), full(), diff(), and per source a trigger function with its
+-- statement-level triggers on the source and on every partition or child of it.
+CREATE OR REPLACE FUNCTION @schema@._install_triggers(p_id integer) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
 AS $gen$
 DECLARE
-    t            @schema@.tview;
-    s            @schema@.tview_source;
-    v_rel        text;     -- the tview, quoted
-    v_def        text;     -- the SELECT, as a subquery body
-    v_cols       text[];   -- tview columns, quoted
-    v_types      text[];   -- key column types
-    v_key        text[];   -- key columns, quoted
-    v_params     text;     -- apply's parameter list
-    v_args       text;     -- apply's argument list in the trigger functions
-    v_filter_d   text;     -- restriction of the SELECT to the keys
-    v_filter_t   text;     -- restriction of the tview to the keys
-    v_match      text;     -- f.key = t.key
-    v_changed    text;     -- t.* IS DISTINCT FROM excluded.*
-    v_set        text;     -- SET c = excluded.c, ...
-    v_upsert     text;
-    v_settings   text := '';
-    v_guc        record;
-    v_src_cols   text;
-    v_comparable boolean;  -- every column the tview reads from the source is _exact
-    v_cmp_cols   text;     -- those columns, cast to text where equality is not identity
-    v_delta_upd  text;
-    v_keys_sel   text;
-    v_when       text;
-    v_trg        text;
-    v_i          integer;
-    v_depth      integer;
-    v_others     text;     -- the tview's other source tables, as literals of their quoted names
-    v_recompute  text;     -- what apply() reads: the definition, or t.recompute
+    t          @schema@.tview;
+    s          @schema@.tview_source;
+    v_rel      text;     -- the tview, quoted
+    v_def      text := @schema@._def(p_id);
+    v_cols     text[];   -- tview columns, quoted
+    v_key      text[];   -- key columns, quoted
+    v_types    text[];   -- key column types
+    v_null     boolean[];
+    v_vars     jsonb;
+    v_settings text;
+    v_depth    integer;
+    v_trg      name;
+    v_member   record;
+    v_src      text;
+    v_saved    jsonb;
 BEGIN
     SELECT * INTO t FROM @schema@.tview WHERE tview_id = p_id;
     v_rel := format('%I.%I', t.tview_schema, t.tview_name);
-    v_def := E'(\n' || t.definition || E'\n)';
-    v_recompute := v_def;
-    IF position('$tviews_body$' in t.definition) > 0 THEN
-        PERFORM @schema@._raise('42601', format('tview %s: its SELECT contains $tviews_body$', v_rel),
-            'The runtime quotes the SELECT with that dollar-quote tag.', 'Rename that text in the model.');
-    END IF;
-
-    -- Pin the build's settings: set them here, then CREATE FUNCTION ... SET x FROM CURRENT.
-    FOR v_guc IN SELECT key, value FROM jsonb_each_text(t.settings) ORDER BY key LOOP
-        PERFORM set_config(v_guc.key, v_guc.value, true);
-        v_settings := v_settings || format(' SET %s FROM CURRENT', v_guc.key);
-    END LOOP;
-
-    SELECT array_agg(format('%I', a.attname) ORDER BY a.attnum) INTO v_cols
-    FROM pg_attribute a WHERE a.attrelid = v_rel::regclass AND a.attnum > 0 AND NOT a.attisdropped;
-    IF t.recompute IS NOT NULL THEN
-        v_recompute := format(E'(\n%s\n) AS tviews_d (%s)', t.recompute, array_to_string(v_cols, ', '));
-    ELSE
-        v_recompute := v_def || ' AS tviews_d';
-    END IF;
-    SELECT array_agg(format('%I', k) ORDER BY o),
-           array_agg(format_type(a.atttypid, a.atttypmod) ORDER BY o)
-    INTO v_key, v_types
+    v_cols := (@schema@._columns(v_rel::regclass)).names;
+    SELECT array_agg(quote_ident(k) ORDER BY o), array_agg(format_type(a.atttypid, a.atttypmod) ORDER BY o),
+           array_agg(coalesce(t.key_nullable[o], true) ORDER BY o)
+    INTO v_key, v_types, v_null
     FROM unnest(t.key_columns) WITH ORDINALITY AS u(k, o)
     JOIN pg_attribute a ON a.attrelid = v_rel::regclass AND a.attname = u.k;
+    -- Generated functions pin the settings with SET .. FROM CURRENT: set them meanwhile.
+    v_saved := @schema@._set_all(@schema@._pinned(p_id));
+    v_settings := (SELECT string_agg(format(' SET %s FROM CURRENT', k), '' ORDER BY k)
+                   FROM jsonb_object_keys(@schema@._pinned(p_id)) k);
+    v_vars := @schema@._apply_vars(p_id, v_rel, v_cols, v_key, v_types, v_null) || jsonb_build_object(
+        'settings', v_settings, 'def', v_def, 'id', p_id);
 
-    v_params := (SELECT string_agg(format('tviews_k%s %s[]', i, v_types[i]), ', ')
-                 FROM generate_subscripts(v_key, 1) AS i);
-    v_args := (SELECT string_agg(format('tviews_k%s', i), ', ') FROM generate_subscripts(v_key, 1) AS i);
-    -- `= ANY(array)` per column is a plain restriction the planner pushes into the SELECT (through
-    -- joins, into GROUP BY subqueries) and answers with the key's index; for a composite key the
-    -- exact tuple test follows.
-    v_filter_d := (SELECT string_agg(format('tviews_d.%s = ANY (tviews_k%s)', v_key[i], i), ' AND ')
-                   FROM generate_subscripts(v_key, 1) AS i);
-    v_filter_t := replace(v_filter_d, 'tviews_d.', 'tviews_t.');
-    IF array_length(v_key, 1) > 1 THEN
-        v_filter_d := v_filter_d || format(' AND (%s) IN (SELECT * FROM unnest(%s))',
-            (SELECT string_agg('tviews_d.' || k, ', ') FROM unnest(v_key) k), v_args);
-        v_filter_t := v_filter_t || format(' AND (%s) IN (SELECT * FROM unnest(%s))',
-            (SELECT string_agg('tviews_t.' || k, ', ') FROM unnest(v_key) k), v_args);
+    -- apply(keys): recompute these keys, delete the ones that vanished, upsert the changed ones.
+    -- Called only from the glue, whose owner rights and pinned settings it inherits.
+    EXECUTE @schema@._fill($f$
+CREATE FUNCTION @schema@.<<apply>>(<<params>>) RETURNS void
+LANGUAGE plpgsql
+AS $tviews_body$
+#variable_conflict use_column
+DECLARE
+    tviews_writing text := current_setting('tviews.writing', true);
+    <<null_decls>>
+BEGIN
+    PERFORM set_config('tviews.writing', <<marker>> || ':' || pg_trigger_depth(), true);
+    WITH tviews_fresh AS MATERIALIZED (
+        SELECT <<d_cols>> FROM <<recompute>> WHERE <<filter_d>>
+    ), tviews_removed AS (
+        DELETE FROM <<rel>> AS tviews_t WHERE <<filter_t>>
+          AND NOT EXISTS (SELECT FROM tviews_fresh tviews_f WHERE <<match>>)
+    )
+    <<upsert>>;
+    PERFORM set_config('tviews.writing', coalesce(tviews_writing, ''), true);
+END
+$tviews_body$$f$, v_vars);
+
+    -- full(): recompute everything, taking the locks a client's statement would.
+    EXECUTE @schema@._fill($f$
+CREATE FUNCTION @schema@.<<full>>() RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER<<settings>>
+AS $tviews_body$
+#variable_conflict use_column
+DECLARE
+    tviews_writing text := current_setting('tviews.writing', true);
+BEGIN
+    PERFORM @schema@._lock_reachable(<<tv_schema>>, <<tv_name>>, <<id>>);
+    UPDATE @schema@.tview_epoch SET epoch = epoch + 1 WHERE tview_id = <<id>>;
+    PERFORM set_config('tviews.writing', <<marker>> || ':' || pg_trigger_depth(), true);
+    WITH tviews_fresh AS MATERIALIZED (
+        SELECT <<d_cols>> FROM <<def>> AS tviews_d
+    ), tviews_removed AS (
+        DELETE FROM <<rel>> AS tviews_t WHERE NOT EXISTS (SELECT FROM tviews_fresh tviews_f WHERE <<match>>)
+    )
+    <<upsert>>;
+    PERFORM set_config('tviews.writing', coalesce(tviews_writing, ''), true);
+END
+$tviews_body$$f$, v_vars);
+
+    -- diff(): rows of the tview missing from its SELECT and the reverse, duplicates counted.
+    -- Compared as text: values that are equal but print differently (1.5, 1.50) count as different.
+    EXECUTE @schema@._fill($f$
+CREATE FUNCTION @schema@.<<diff>>() RETURNS TABLE (problem text, row_data jsonb)
+LANGUAGE sql STABLE SECURITY DEFINER<<settings>>
+AS $tviews_body$
+    WITH tviews_tv AS (SELECT to_jsonb(tviews_t)::text AS tviews_r FROM <<rel>> AS tviews_t),
+         tviews_def AS (SELECT to_jsonb(tviews_d)::text AS tviews_r FROM <<def>> AS tviews_d)
+    SELECT 'missing from tview', tviews_r::jsonb
+    FROM (SELECT tviews_r FROM tviews_def EXCEPT ALL SELECT tviews_r FROM tviews_tv) tviews_a
+    UNION ALL
+    SELECT 'extra in tview', tviews_r::jsonb
+    FROM (SELECT tviews_r FROM tviews_tv EXCEPT ALL SELECT tviews_r FROM tviews_def) tviews_b
+$tviews_body$$f$, v_vars);
+
+    v_depth := @schema@._depth(p_id);
+    FOR s IN SELECT * FROM @schema@.tview_source WHERE tview_id = p_id ORDER BY source_no LOOP
+        v_src := format('%I.%I', s.source_schema, s.source_name);
+        EXECUTE @schema@._fill(@schema@._source_template(), v_vars || @schema@._source_vars(p_id, s));
+        v_trg := @schema@._trigger_name(v_depth, t.tview_schema, t.tview_name, s.source_schema, s.source_name);
+        UPDATE @schema@.tview_source SET trigger_name = v_trg
+        WHERE tview_id = s.tview_id AND source_schema = s.source_schema AND source_name = s.source_name;
+        FOR v_member IN SELECT * FROM @schema@._members(v_src::regclass) LOOP
+            PERFORM @schema@._create_statement_triggers(v_member.rel, v_trg, v_rel, s.function_name);
+            IF v_member.partitioned THEN
+                EXECUTE format('CREATE TRIGGER %I BEFORE INSERT OR UPDATE OR DELETE ON %s FOR EACH STATEMENT '
+                               'EXECUTE FUNCTION @schema@._routed(%L)',
+                               v_trg || '_rte', v_member.rel, format('tviews.routed_%s_%s', p_id, s.source_no));
+            END IF;
+            IF v_member.partitioned AND v_member.is_root THEN
+                -- Cloned by PostgreSQL to every partition, now and later; disabled below on the
+                -- partitions that exist now (they carry the statement triggers).
+                EXECUTE format('CREATE TRIGGER %I AFTER INSERT OR UPDATE OR DELETE ON %s FOR EACH ROW '
+                               'WHEN (current_setting(%L, true) IS DISTINCT FROM '
+                               '(pg_trigger_depth()::text || ''@'' || statement_timestamp())) '
+                               'EXECUTE FUNCTION @schema@._uncovered(%L, %L)',
+                               v_trg || '_new', v_member.rel, format('tviews.routed_%s_%s', p_id, s.source_no),
+                               v_rel, v_src);
+            END IF;
+        END LOOP;
+        -- Only on leaves: a partition created later under a partitioned partition inherits the
+        -- enabled state of its parent's trigger.
+        FOR v_member IN SELECT * FROM @schema@._members(v_src::regclass) WHERE NOT is_root AND NOT partitioned LOOP
+            IF EXISTS (SELECT FROM pg_trigger WHERE tgrelid = v_member.rel AND tgname = v_trg || '_new') THEN
+                EXECUTE format('ALTER TABLE %s DISABLE TRIGGER %I', v_member.rel, v_trg || '_new');
+            END IF;
+        END LOOP;
+    END LOOP;
+    PERFORM @schema@._revoke(p_id);
+    PERFORM @schema@._set_all(v_saved);
+END
+$gen$;
+
+-- The four statement-level triggers of one tview on one table. WHEN (NULL::<tview> IS NULL) is
+-- always true; it records a dependency on the tview's row type, so dropping the tview (DROP ..
+-- CASCADE, as dbt does when a model stops being a tview) drops these triggers with it.
+CREATE OR REPLACE FUNCTION @schema@._create_statement_triggers(p_on regclass, p_name name, p_tview text, p_function name)
+RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_when text := format('FOR EACH STATEMENT WHEN (NULL::%s IS NULL) EXECUTE FUNCTION @schema@.%I()', p_tview, p_function);
+BEGIN
+    EXECUTE format('CREATE TRIGGER %I AFTER INSERT ON %s REFERENCING NEW TABLE AS new_rows %s',
+                   p_name || '_ins', p_on, v_when);
+    EXECUTE format('CREATE TRIGGER %I AFTER UPDATE ON %s REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows %s',
+                   p_name || '_upd', p_on, v_when);
+    EXECUTE format('CREATE TRIGGER %I AFTER DELETE ON %s REFERENCING OLD TABLE AS old_rows %s',
+                   p_name || '_del', p_on, v_when);
+    EXECUTE format('CREATE TRIGGER %I AFTER TRUNCATE ON %s %s', p_name || '_trn', p_on, v_when);
+END $$;
+
+-- The pieces of apply()/full() that depend on the tview's columns and key.
+CREATE OR REPLACE FUNCTION @schema@._apply_vars(p_id integer, p_rel text, p_cols text[], p_key text[],
+                                                p_types text[], p_null boolean[])
+RETURNS jsonb
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    t         @schema@.tview;
+    v_filter  text[];   -- per key column: the restriction of `tviews_X.col` to the keys
+    v_set     text;
+    v_changed text;
+    v_upsert  text;
+    v_n       integer := array_length(p_key, 1);
+BEGIN
+    SELECT * INTO t FROM @schema@.tview WHERE tview_id = p_id;
+    -- `col = ANY(keys)` is a plain restriction the planner pushes into the SELECT (through joins,
+    -- into GROUP BY subqueries) and answers with an index; a nullable key also matches NULL when
+    -- the keys contain one. For a composite key the exact tuple test follows.
+    v_filter := ARRAY(SELECT CASE WHEN p_null[i]
+                                  THEN format('(tviews_X.%1$s = ANY (tviews_k%2$s) OR (tviews_X.%1$s IS NULL AND tviews_n%2$s))', p_key[i], i)
+                                  ELSE format('tviews_X.%s = ANY (tviews_k%s)', p_key[i], i) END
+                      FROM generate_subscripts(p_key, 1) AS i);
+    IF v_n > 1 THEN
+        v_filter := v_filter || format('EXISTS (SELECT FROM unnest(%s) AS tviews_u(%s) WHERE %s)',
+            (SELECT string_agg('tviews_k' || i, ', ') FROM generate_subscripts(p_key, 1) AS i),
+            (SELECT string_agg('tviews_u' || i, ', ') FROM generate_subscripts(p_key, 1) AS i),
+            (SELECT string_agg(format('tviews_X.%s IS NOT DISTINCT FROM tviews_u.tviews_u%s', p_key[i], i), ' AND ')
+             FROM generate_subscripts(p_key, 1) AS i));
     END IF;
-    v_match := (SELECT string_agg(format('tviews_f.%s = tviews_t.%s', k, k), ' AND ') FROM unnest(v_key) k);
-
     -- Rows are rewritten only when a column really changed, so unchanged rows cause no write and
     -- no cascade into tviews built on this one. Types without equality are compared as text.
     SELECT string_agg(format('%I = excluded.%I', a.attname, a.attname), ', ' ORDER BY a.attnum),
@@ -256,239 +794,175 @@ BEGIN
                       END, ' OR ' ORDER BY a.attnum)
     INTO v_set, v_changed
     FROM pg_attribute a
-    WHERE a.attrelid = v_rel::regclass AND a.attnum > 0 AND NOT a.attisdropped
+    WHERE a.attrelid = p_rel::regclass AND a.attnum > 0 AND NOT a.attisdropped
       AND a.attname <> ALL (t.key_columns);
     v_upsert := format('INSERT INTO %s AS tviews_t (%s) SELECT %s FROM tviews_fresh ON CONFLICT (%s) ',
-                       v_rel, array_to_string(v_cols, ', '), array_to_string(v_cols, ', '),
-                       array_to_string(v_key, ', '))
+                       p_rel, array_to_string(p_cols, ', '), array_to_string(p_cols, ', '), array_to_string(p_key, ', '))
              || CASE WHEN v_set IS NULL THEN 'DO NOTHING'
                      ELSE format('DO UPDATE SET %s WHERE %s', v_set, v_changed) END;
+    RETURN jsonb_build_object(
+        'apply', quote_ident(t.base_name || '__apply'),
+        'full', quote_ident(t.base_name || '__full'),
+        'diff', quote_ident(t.base_name || '__diff'),
+        'marker', quote_literal(t.base_name),
+        'tv_schema', quote_literal(t.tview_schema),
+        'tv_name', quote_literal(t.tview_name),
+        'rel', p_rel,
+        'params', (SELECT string_agg(format('tviews_k%s %s[]', i, p_types[i]), ', ') FROM generate_subscripts(p_key, 1) AS i),
+        'args', (SELECT string_agg(format('tviews_k%s', i), ', ') FROM generate_subscripts(p_key, 1) AS i),
+        'null_decls', coalesce((SELECT string_agg(format('tviews_n%1$s boolean := array_position(tviews_k%1$s, NULL) IS NOT NULL;', i), E'\n    ')
+                                FROM generate_subscripts(p_key, 1) AS i WHERE p_null[i]), ''),
+        'd_cols', (SELECT string_agg('tviews_d.' || c, ', ') FROM unnest(p_cols) c),
+        'recompute', CASE WHEN t.recompute IS NOT NULL
+                          THEN format('@schema@.%I(%s) AS tviews_d', t.base_name || '__recompute',
+                                      (SELECT string_agg('tviews_k' || i, ', ') FROM generate_subscripts(p_key, 1) AS i))
+                          ELSE @schema@._def(p_id) || ' AS tviews_d' END,
+        'filter_d', replace(array_to_string(v_filter, ' AND '), 'tviews_X.', 'tviews_d.'),
+        'filter_t', replace(array_to_string(v_filter, ' AND '), 'tviews_X.', 'tviews_t.'),
+        'match', (SELECT string_agg(CASE WHEN p_null[i] THEN format('tviews_f.%1$s IS NOT DISTINCT FROM tviews_t.%1$s', p_key[i])
+                                         ELSE format('tviews_f.%1$s = tviews_t.%1$s', p_key[i]) END, ' AND ')
+                  FROM generate_subscripts(p_key, 1) AS i),
+        'upsert', v_upsert,
+        'key_decls', (SELECT string_agg(format('tviews_k%s %s[];', i, p_types[i]), E'\n    ')
+                      FROM generate_subscripts(p_key, 1) AS i),
+        'key_aggs', (SELECT string_agg(format('array_agg(tviews_k%s)', i), ', ') FROM generate_subscripts(p_key, 1) AS i),
+        'pending_take', (SELECT string_agg(format(
+            'tviews_k%1$s := tviews_k%1$s || nullif(current_setting(%2$L, true), %3$L)::%4$s[];',
+            i, format('tviews.pending_%s_%s', p_id, i), '', p_types[i]), E'\n        ')
+            FROM generate_subscripts(p_key, 1) AS i),
+        'pending_leave', (SELECT string_agg(format(
+            'PERFORM set_config(%1$L, (coalesce(nullif(current_setting(%1$L, true), %3$L)::%2$s[], %4$L) || tviews_k%5$s)::text, true);',
+            format('tviews.pending_%s_%s', p_id, i), p_types[i], '', '{}', i), E'\n            ')
+            FROM generate_subscripts(p_key, 1) AS i),
+        'pending_clear', (SELECT string_agg(format('PERFORM set_config(%L, %L, true);',
+            format('tviews.pending_%s_%s', p_id, i), ''), E'\n        ')
+            FROM generate_subscripts(p_key, 1) AS i),
+        'pending_any', format('coalesce(current_setting(%L, true), %L) <> %L', format('tviews.pending_%s_1', p_id), '', ''));
+END $$;
 
-    -- apply(keys): recompute these keys, delete the ones that vanished, upsert the changed ones.
-    -- Called only from the trigger functions, which already run as the owner with the pinned
-    -- settings: no SET clauses here, so the nested call costs no GUC save/restore.
-    EXECUTE format($f$
-CREATE OR REPLACE FUNCTION @schema@.%I(%s) RETURNS void
-LANGUAGE plpgsql%s
-AS $tviews_body$
-#variable_conflict use_column
+-- The pieces of one source's trigger function.
+CREATE OR REPLACE FUNCTION @schema@._source_vars(p_id integer, s @schema@.tview_source) RETURNS jsonb
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    t          @schema@.tview;
+    v_src      text := format('%I.%I', s.source_schema, s.source_name);
+    v_row      text;
+    v_comparable boolean;  -- every column the tview reads compares exactly (see _exact)
+    v_cmp      text;       -- those columns, cast to text where equality is not identity
+    v_check    text;
+    v_cols     text;       -- the columns, quoted
 BEGIN
-    WITH tviews_fresh AS MATERIALIZED (
-        SELECT %s FROM %s WHERE %s
-    ), tviews_removed AS (
-        DELETE FROM %s AS tviews_t WHERE %s AND NOT EXISTS (SELECT FROM tviews_fresh tviews_f WHERE %s)
-    )
-    %s;
-END
-$tviews_body$$f$,
-        t.base_name || '__apply', v_params, '',
-        (SELECT string_agg('tviews_d.' || c, ', ') FROM unnest(v_cols) c), v_recompute, v_filter_d,
-        v_rel, v_filter_t, v_match, v_upsert);
+    SELECT * INTO t FROM @schema@.tview WHERE tview_id = p_id;
+    v_row := format('@schema@.%I', t.base_name || '__row_' || s.source_no);
+    SELECT coalesce(bool_and(@schema@._exact(s.column_types[i]::regtype)), true),
+           string_agg(CASE WHEN @schema@._exact(s.column_types[i]::regtype) THEN quote_ident(s.columns[i])
+                           ELSE quote_ident(s.columns[i]) || '::text' END, ', ' ORDER BY i),
+           string_agg(quote_ident(s.columns[i]), ', ' ORDER BY i)
+    INTO v_comparable, v_cmp, v_cols
+    FROM generate_subscripts(s.columns, 1) AS i;
+    -- Folded at plan time (see _columns_ok).
+    v_check := format('@schema@._columns_ok(%L, %L, %L::text[], %L::text[], %L, %L)',
+                      format('%I.%I', t.tview_schema, t.tview_name), v_src, s.columns, s.column_types,
+                      s.whole_row, @schema@._def(p_id));
+    RETURN jsonb_build_object(
+        'function', quote_ident(s.function_name),
+        'keys', quote_ident(t.base_name || '__keys_' || s.source_no),
+        'row_type', v_row,
+        'src_schema', quote_literal(s.source_schema),
+        'src_name', quote_literal(s.source_name),
+        -- the glue function as PL/pgSQL names it on the call stack (see _nested_in)
+        'origin', quote_literal(v_src || '|' || '@schema@'::regnamespace::text || '.' || quote_ident(s.function_name) || '()'),
+        'others', quote_literal(ARRAY(SELECT format('%I.%I', o.source_schema, o.source_name)
+                                      FROM @schema@.tview_source o
+                                      WHERE o.tview_id = p_id AND o.source_no <> s.source_no)::text) || '::text[]',
+        'project', CASE WHEN s.columns = '{}' THEN format('ROW()::%s', v_row)
+                        ELSE format('ROW(%s)::%s', v_cols, v_row) END,
+        'project_x', CASE WHEN s.columns = '{}' THEN format('ROW()::%s', v_row)
+                          ELSE format('ROW(tviews_x.*)::%s', v_row) END,
+        'cols', CASE WHEN s.columns = '{}' THEN 'NULL::integer' ELSE v_cols END,
+        'cmp', CASE WHEN s.columns = '{}' THEN 'NULL::integer' ELSE v_cmp END,
+        'comparable', v_comparable::text,
+        'check', v_check);
+END $$;
 
-    -- full(): recompute everything (TRUNCATE of a source, rebuild of a tview this one reads).
-    EXECUTE format($f$
-CREATE OR REPLACE FUNCTION @schema@.%I() RETURNS void
-LANGUAGE plpgsql SECURITY DEFINER%s
-AS $tviews_body$
-#variable_conflict use_column
-BEGIN
-    PERFORM set_config('tviews.maintaining', 'on', true);
-    WITH tviews_fresh AS MATERIALIZED (
-        SELECT %s FROM %s AS tviews_d
-    ), tviews_removed AS (
-        DELETE FROM %s AS tviews_t WHERE NOT EXISTS (SELECT FROM tviews_fresh tviews_f WHERE %s)
-    )
-    %s;
-    PERFORM set_config('tviews.maintaining', '', true);
-END
-$tviews_body$$f$,
-        t.base_name || '__full', v_settings,
-        (SELECT string_agg('tviews_d.' || c, ', ') FROM unnest(v_cols) c), v_def,
-        v_rel, v_match, v_upsert);
-
-    -- diff(): rows of the tview missing from its SELECT and the reverse, duplicates counted.
-    EXECUTE format($f$
-CREATE OR REPLACE FUNCTION @schema@.%I() RETURNS TABLE (problem text, row_data jsonb)
-LANGUAGE sql STABLE SECURITY DEFINER%s
-AS $tviews_body$
-    -- Compared as text: values that are equal but print differently (1.5 and 1.50) count as different.
-    WITH tviews_tv AS (SELECT to_jsonb(tviews_t)::text AS tviews_r FROM %s AS tviews_t),
-         tviews_def AS (SELECT to_jsonb(tviews_d)::text AS tviews_r FROM %s AS tviews_d)
-    SELECT 'missing from tview', tviews_r::jsonb
-    FROM (SELECT tviews_r FROM tviews_def EXCEPT ALL SELECT tviews_r FROM tviews_tv) tviews_a
-    UNION ALL
-    SELECT 'extra in tview', tviews_r::jsonb
-    FROM (SELECT tviews_r FROM tviews_tv EXCEPT ALL SELECT tviews_r FROM tviews_def) tviews_b
-$tviews_body$$f$,
-        t.base_name || '__diff', v_settings, v_rel, v_def);
-
-    -- One trigger function per source table, and its four statement-level triggers.
-    -- WHEN (NULL::<tview> IS NULL) is always true; it records a dependency of the trigger on the
-    -- tview's row type, so dropping or replacing the tview (DROP ... CASCADE, as dbt does when a
-    -- model stops being a tview) drops these triggers with it.
-    v_when := format('WHEN (NULL::%s IS NULL)', v_rel);
-    v_depth := @schema@._depth(p_id);
-    FOR s IN SELECT * FROM @schema@.tview_source WHERE tview_id = p_id ORDER BY source_schema, source_name LOOP
-        SELECT string_agg(format('%I', c), ', ' ORDER BY o),
-               string_agg(CASE WHEN @schema@._exact(a.atttypid::regtype) THEN format('%I', c)
-                               ELSE format('%I::text', c) END, ', ' ORDER BY o),
-               bool_and(@schema@._exact(a.atttypid::regtype))
-        INTO v_src_cols, v_cmp_cols, v_comparable
-        FROM unnest(s.columns) WITH ORDINALITY AS u(c, o)
-        JOIN pg_attribute a ON a.attrelid = format('%I.%I', s.source_schema, s.source_name)::regclass
-                           AND a.attname = u.c;
-        IF v_src_cols IS NULL THEN  -- reads no column (e.g. count(*) only): any row change matters
-            v_src_cols := 'NULL::int AS tviews_none';
-            v_cmp_cols := v_src_cols;
-            v_comparable := true;
-        END IF;
-        -- For UPDATE the changed rows are the symmetric difference of old and new images on the
-        -- columns the tview reads; rows whose read columns did not change drop out.
-        v_delta_upd := CASE WHEN v_comparable THEN format(
-            '(SELECT %1$s FROM old_rows EXCEPT ALL SELECT %1$s FROM new_rows) UNION ALL '
-            '(SELECT %1$s FROM new_rows EXCEPT ALL SELECT %1$s FROM old_rows)', v_src_cols)
-            ELSE format('SELECT %1$s FROM old_rows UNION ALL SELECT %1$s FROM new_rows', v_src_cols) END;
-        SELECT coalesce(string_agg(quote_literal(format('%I.%I', o.source_schema, o.source_name)), ', '), 'NULL')
-        INTO v_others
-        FROM @schema@.tview_source o
-        WHERE o.tview_id = p_id AND (o.source_schema, o.source_name) <> (s.source_schema, s.source_name);
-        v_keys_sel := format('SELECT %s INTO %s FROM (SELECT DISTINCT * FROM (%s) tviews_q) tviews_k',
-            (SELECT string_agg(format('array_agg(tviews_k.%s)', v_key[i]), ', ') FROM generate_subscripts(v_key, 1) i),
-            v_args, s.key_query);
-
-        EXECUTE format($f$
-CREATE OR REPLACE FUNCTION @schema@.%1$I() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER%2$s
+-- The trigger function of one source. Statement-level, with transition tables: one call per
+-- statement whatever the number of rows.
+CREATE OR REPLACE FUNCTION @schema@._source_template() RETURNS text
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp
+AS $template$ SELECT $f$
+CREATE FUNCTION @schema@.<<function>>() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER<<settings>>
 AS $tviews_body$
 #variable_conflict use_column
 DECLARE
-    %3$s
-    -- The source table whose trigger's apply() or full() is running, if any (see below).
+    tviews_rows   <<row_type>>[];  -- the changed rows (old and new images), on the columns the tview reads
+    <<key_decls>>
     tviews_origin text := current_setting('tviews.origin', true);
-    tviews_changed boolean;
 BEGIN
-    -- Exactly once per statement. When this trigger runs inside the maintenance of a tview that
-    -- a statement on table O caused, and this tview reads O too, its own trigger on O fires later
-    -- in the same statement (triggers fire in name order, and names carry the depth): this one
-    -- only leaves its keys there, in a transaction-local setting, and that one recomputes the
-    -- union once.
-    IF tviews_origin IN (%4$s) THEN
-        IF TG_OP = 'UPDATE' THEN  -- (nested: old_rows exists only for UPDATE and DELETE)
-            IF NOT EXISTS (SELECT %5$s FROM old_rows EXCEPT ALL SELECT %5$s FROM new_rows) THEN
-                RETURN NULL;
+    IF TG_OP = 'INSERT' THEN
+        tviews_rows := ARRAY(SELECT <<project>> FROM new_rows WHERE <<check>>);
+    ELSIF TG_OP = 'DELETE' THEN
+        tviews_rows := ARRAY(SELECT <<project>> FROM old_rows WHERE <<check>>);
+    ELSIF TG_OP = 'UPDATE' THEN
+        -- Only rows whose read columns changed (an UPDATE of other columns needs no work).
+        IF <<comparable>> THEN
+            tviews_rows := ARRAY(
+                SELECT <<project_x>> FROM (
+                    (SELECT <<cols>> FROM old_rows WHERE <<check>> EXCEPT ALL SELECT <<cols>> FROM new_rows)
+                    UNION ALL
+                    (SELECT <<cols>> FROM new_rows WHERE <<check>> EXCEPT ALL SELECT <<cols>> FROM old_rows)) AS tviews_x);
+        ELSIF EXISTS (SELECT <<cmp>> FROM old_rows WHERE <<check>> EXCEPT ALL SELECT <<cmp>> FROM new_rows) THEN
+            tviews_rows := ARRAY(SELECT <<project>> FROM old_rows WHERE <<check>>
+                                 UNION ALL SELECT <<project>> FROM new_rows);
+        ELSE
+            tviews_rows := '{}';
+        END IF;
+    END IF;
+
+    -- Exactly once per statement (ADR 0004): inside the maintenance that a statement on another
+    -- source of this tview started, this tview's trigger on that table fires later in the same
+    -- statement; leave the keys for it.
+    IF TG_OP <> 'TRUNCATE' AND @schema@._nested_in(<<others>>) THEN
+        IF cardinality(tviews_rows) > 0 THEN
+            UPDATE @schema@.tview_epoch SET epoch = epoch + 1 WHERE tview_id = <<id>>;
+            SELECT <<key_aggs>> INTO <<args>> FROM @schema@.<<keys>>(tviews_rows);
+            IF tviews_k1 IS NOT NULL THEN
+                <<pending_leave>>
             END IF;
         END IF;
-        UPDATE @schema@.tview_epoch SET epoch = epoch + 1 WHERE tview_id = %6$s;
-        IF TG_OP = 'INSERT' THEN
-            WITH tviews_delta AS (SELECT %7$s FROM new_rows) %8$s;
-        ELSIF TG_OP = 'DELETE' THEN
-            WITH tviews_delta AS (SELECT %7$s FROM old_rows) %8$s;
-        ELSIF TG_OP = 'UPDATE' THEN
-            WITH tviews_delta AS (%9$s) %8$s;
-        ELSE  -- TRUNCATE of a tview this one reads: not done by maintenance, which only upserts
-            RETURN NULL;
+        RETURN NULL;
+    END IF;
+    IF TG_OP <> 'TRUNCATE' AND cardinality(tviews_rows) = 0 AND NOT <<pending_any>> THEN
+        RETURN NULL;  -- nothing the tview reads changed, and no keys were left for this trigger
+    END IF;
+
+    -- Concurrency control: see @schema@.tview_epoch. A statement from a client (no origin yet)
+    -- first locks the epoch rows of every tview it can reach, in one global order.
+    IF coalesce(tviews_origin, '') = '' THEN
+        PERFORM @schema@._lock_reachable(<<src_schema>>, <<src_name>>);
+    END IF;
+    UPDATE @schema@.tview_epoch SET epoch = epoch + 1 WHERE tview_id = <<id>>;
+    PERFORM set_config('tviews.origin', <<origin>>, true);
+    IF TG_OP = 'TRUNCATE' THEN
+        <<pending_clear>>
+        PERFORM @schema@.<<full>>();
+    ELSE
+        IF cardinality(tviews_rows) > 0 THEN
+            SELECT <<key_aggs>> INTO <<args>> FROM @schema@.<<keys>>(tviews_rows);
+        END IF;
+        IF <<pending_any>> THEN  -- keys left by triggers that ran earlier in this statement
+            <<pending_take>>
+            <<pending_clear>>
         END IF;
         IF tviews_k1 IS NOT NULL THEN
-            %10$s
+            PERFORM @schema@.<<apply>>(<<args>>);
         END IF;
-        RETURN NULL;
-    END IF;
-    IF TG_OP = 'UPDATE' THEN
-        -- An UPDATE that changes no column the tview reads needs no work, unless keys were left.
-        tviews_changed := EXISTS (SELECT %5$s FROM old_rows EXCEPT ALL SELECT %5$s FROM new_rows);
-        IF NOT tviews_changed AND coalesce(current_setting(%11$L, true), '') = '' THEN
-            RETURN NULL;
-        END IF;
-    END IF;
-    -- Concurrency control: see @schema@.tview_epoch. A statement from a client (no origin yet)
-    -- first locks the epoch rows of every tview it can reach, in one global order: it maintains
-    -- several tviews, some from inside others' maintenance, and two statements taking the same
-    -- locks in different orders would deadlock.
-    IF coalesce(tviews_origin, '') = '' THEN
-        PERFORM FROM @schema@.tview_epoch tviews_e
-        WHERE tviews_e.tview_id IN (
-            WITH RECURSIVE tviews_down (s, n) AS (
-                SELECT TG_TABLE_SCHEMA::name, TG_TABLE_NAME::name
-                UNION
-                SELECT tviews_t.tview_schema, tviews_t.tview_name
-                FROM tviews_down
-                JOIN @schema@.tview_source tviews_s
-                  ON tviews_s.source_schema = tviews_down.s AND tviews_s.source_name = tviews_down.n
-                JOIN @schema@.tview tviews_t ON tviews_t.tview_id = tviews_s.tview_id)
-            SELECT tviews_t.tview_id FROM tviews_down
-            JOIN @schema@.tview tviews_t ON tviews_t.tview_schema = tviews_down.s AND tviews_t.tview_name = tviews_down.n)
-        ORDER BY tviews_e.tview_id
-        FOR UPDATE OF tviews_e;
-    END IF;
-    UPDATE @schema@.tview_epoch SET epoch = epoch + 1 WHERE tview_id = %6$s;
-    PERFORM set_config('tviews.origin', %12$L, true);
-    IF TG_OP = 'TRUNCATE' THEN
-        %13$s
-        PERFORM @schema@.%14$I();
-        PERFORM set_config('tviews.origin', coalesce(tviews_origin, ''), true);
-        RETURN NULL;
-    ELSIF TG_OP = 'INSERT' THEN
-        WITH tviews_delta AS (SELECT %7$s FROM new_rows) %8$s;
-    ELSIF TG_OP = 'DELETE' THEN
-        WITH tviews_delta AS (SELECT %7$s FROM old_rows) %8$s;
-    ELSIF tviews_changed THEN
-        WITH tviews_delta AS (%9$s) %8$s;
-    END IF;
-    IF coalesce(current_setting(%11$L, true), '') <> '' THEN  -- keys left by triggers run earlier
-        %15$s
-        %13$s
-    END IF;
-    IF tviews_k1 IS NOT NULL THEN
-        PERFORM @schema@.%16$I(%17$s);
     END IF;
     PERFORM set_config('tviews.origin', coalesce(tviews_origin, ''), true);
     RETURN NULL;
 END
-$tviews_body$$f$,
-            s.function_name, v_settings,
-            (SELECT string_agg(format('tviews_k%s %s[];', i, v_types[i]), E'\n    ')
-             FROM generate_subscripts(v_key, 1) AS i),
-            v_others, v_cmp_cols, p_id, v_src_cols, v_keys_sel, v_delta_upd,
-            -- leave: append the keys to the settings tviews.pending_<id>_<i>
-            (SELECT string_agg(format(
-                'PERFORM set_config(%1$L, (coalesce(nullif(current_setting(%1$L, true), %3$L)::%2$s[], %4$L) || tviews_k%5$s)::text, true);',
-                format('tviews.pending_%s_%s', p_id, i), v_types[i], '', '{}', i), E'\n            ')
-             FROM generate_subscripts(v_key, 1) AS i),
-            format('tviews.pending_%s_1', p_id),
-            format('%I.%I', s.source_schema, s.source_name),
-            (SELECT string_agg(format('PERFORM set_config(%L, %L, true);', format('tviews.pending_%s_%s', p_id, i), ''),
-                               E'\n        ')
-             FROM generate_subscripts(v_key, 1) AS i),
-            t.base_name || '__full',
-            (SELECT string_agg(format('tviews_k%1$s := tviews_k%1$s || current_setting(%2$L)::%3$s[];',
-                                      i, format('tviews.pending_%s_%s', p_id, i), v_types[i]), E'\n        ')
-             FROM generate_subscripts(v_key, 1) AS i),
-            t.base_name || '__apply', v_args);
-
-        IF s.trigger_name IS NOT NULL THEN
-            FOR v_i IN 1..4 LOOP
-                EXECUTE format('DROP TRIGGER IF EXISTS %I ON %I.%I',
-                    s.trigger_name || (ARRAY['_ins', '_upd', '_del', '_trn'])[v_i], s.source_schema, s.source_name);
-            END LOOP;
-        END IF;
-        v_trg := @schema@._trigger_name(v_depth, t.tview_schema, t.tview_name, s.source_schema, s.source_name);
-        UPDATE @schema@.tview_source SET trigger_name = v_trg
-        WHERE tview_id = s.tview_id AND source_schema = s.source_schema AND source_name = s.source_name;
-        EXECUTE format('CREATE TRIGGER %I AFTER INSERT ON %I.%I REFERENCING NEW TABLE AS new_rows '
-                       'FOR EACH STATEMENT %s EXECUTE FUNCTION @schema@.%I()',
-                       v_trg || '_ins', s.source_schema, s.source_name, v_when, s.function_name);
-        EXECUTE format('CREATE TRIGGER %I AFTER UPDATE ON %I.%I REFERENCING OLD TABLE AS old_rows '
-                       'NEW TABLE AS new_rows FOR EACH STATEMENT %s EXECUTE FUNCTION @schema@.%I()',
-                       v_trg || '_upd', s.source_schema, s.source_name, v_when, s.function_name);
-        EXECUTE format('CREATE TRIGGER %I AFTER DELETE ON %I.%I REFERENCING OLD TABLE AS old_rows '
-                       'FOR EACH STATEMENT %s EXECUTE FUNCTION @schema@.%I()',
-                       v_trg || '_del', s.source_schema, s.source_name, v_when, s.function_name);
-        EXECUTE format('CREATE TRIGGER %I AFTER TRUNCATE ON %I.%I FOR EACH STATEMENT %s '
-                       'EXECUTE FUNCTION @schema@.%I()',
-                       v_trg || '_trn', s.source_schema, s.source_name, v_when, s.function_name);
-    END LOOP;
-END
-$gen$;
+$tviews_body$$f$ $template$;
 
 -- The recompute SELECT is the model's SELECT rewritten by the analysis (sqlglot). Before trusting
 -- it, compare its rows with the freshly built table for a sample of keys; on any difference, warn
@@ -499,77 +973,184 @@ AS $$
 DECLARE
     t       @schema@.tview;
     v_rel   text;
-    v_sql   text;
-    v_cols  text;
-    v_cond  text := '';
+    v_keys  text;   -- the sampled keys as arrays: $1, $2, ...
+    v_args  text;
     v_bad   bigint;
-    v_i     integer;
-    v_lit   text;
+    v_sample jsonb;
 BEGIN
     SELECT * INTO t FROM @schema@.tview WHERE tview_id = p_id;
     IF t.recompute IS NULL THEN
         RETURN;
     END IF;
     v_rel := format('%I.%I', t.tview_schema, t.tview_name);
-    v_sql := t.recompute;
-    SELECT string_agg(format('%I', a.attname), ', ' ORDER BY a.attnum) INTO v_cols
-    FROM pg_attribute a WHERE a.attrelid = v_rel::regclass AND a.attnum > 0 AND NOT a.attisdropped;
-    FOR v_i IN REVERSE array_length(t.key_columns, 1)..1 LOOP  -- $10 before $1
-        EXECUTE format('SELECT quote_literal(array_agg(%1$I)::text) || ''::'' || %2$L FROM (SELECT %1$I FROM %3$s LIMIT 100) s',
-            t.key_columns[v_i],
-            (SELECT format_type(a.atttypid, a.atttypmod) || '[]' FROM pg_attribute a
-             WHERE a.attrelid = v_rel::regclass AND a.attname = t.key_columns[v_i]), v_rel) INTO v_lit;
-        v_sql := replace(v_sql, '$' || v_i, coalesce(v_lit, 'NULL'));
-        v_cond := v_cond || format(' AND tviews_x.%I = ANY (%s)', t.key_columns[v_i], coalesce(v_lit, 'NULL'));
-    END LOOP;
+    EXECUTE format('SELECT to_jsonb(array_agg(tviews_s)) FROM (SELECT %s FROM %s LIMIT 100) tviews_s',
+                   (SELECT string_agg(quote_ident(k), ', ') FROM unnest(t.key_columns) k), v_rel) INTO v_sample;
+    IF v_sample IS NULL THEN
+        RETURN;
+    END IF;
+    v_keys := (SELECT string_agg(format('ARRAY(SELECT (e->>%L)::%s FROM jsonb_array_elements($1) e)', k,
+                                        format_type(a.atttypid, a.atttypmod)), ', ' ORDER BY o)
+               FROM unnest(t.key_columns) WITH ORDINALITY AS u(k, o)
+               JOIN pg_attribute a ON a.attrelid = v_rel::regclass AND a.attname = u.k);
+    v_args := format('@schema@.%I(%s)', t.base_name || '__recompute', v_keys);
     EXECUTE format($q$
+        WITH tviews_keys AS (SELECT * FROM jsonb_to_recordset($1) AS x(%3$s))
         SELECT count(*) FROM (
-            (SELECT to_jsonb(tviews_x)::text FROM (%1$s) AS tviews_x (%2$s) WHERE true %3$s
-             EXCEPT ALL SELECT to_jsonb(tviews_x)::text FROM %4$s AS tviews_x WHERE true %3$s)
+            (SELECT to_jsonb(tviews_x)::text FROM %1$s AS tviews_x WHERE (%4$s) IN (SELECT * FROM tviews_keys)
+             EXCEPT ALL SELECT to_jsonb(tviews_x)::text FROM %2$s AS tviews_x WHERE (%4$s) IN (SELECT * FROM tviews_keys))
             UNION ALL
-            (SELECT to_jsonb(tviews_x)::text FROM %4$s AS tviews_x WHERE true %3$s
-             EXCEPT ALL SELECT to_jsonb(tviews_x)::text FROM (%1$s) AS tviews_x (%2$s) WHERE true %3$s)
-        ) tviews_c$q$, v_sql, v_cols, v_cond, v_rel) INTO v_bad;
+            (SELECT to_jsonb(tviews_x)::text FROM %2$s AS tviews_x WHERE (%4$s) IN (SELECT * FROM tviews_keys)
+             EXCEPT ALL SELECT to_jsonb(tviews_x)::text FROM %1$s AS tviews_x WHERE (%4$s) IN (SELECT * FROM tviews_keys))
+        ) tviews_c$q$, v_args, v_rel,
+        (SELECT string_agg(format('%I %s', k, format_type(a.atttypid, a.atttypmod)), ', ' ORDER BY o)
+         FROM unnest(t.key_columns) WITH ORDINALITY AS u(k, o)
+         JOIN pg_attribute a ON a.attrelid = v_rel::regclass AND a.attname = u.k),
+        (SELECT string_agg(format('tviews_x.%I', k), ', ') FROM unnest(t.key_columns) k))
+        INTO v_bad USING v_sample;
     IF v_bad > 0 THEN
         RAISE WARNING 'tview %: the partition-restricted recompute differs from the SELECT on % sampled rows; maintaining it from the SELECT itself', v_rel, v_bad
             USING ERRCODE = '01000',
                   DETAIL = 'The analysis rewrote the SELECT to restrict window functions to the partitions of the changed keys.',
                   HINT = 'Maintenance stays exact, only slower. Please report the model''s SELECT.';
-        UPDATE @schema@.tview SET recompute = NULL WHERE tview_id = p_id;
-        PERFORM @schema@._install_generated(p_id);
+        EXECUTE format('DROP FUNCTION @schema@.%I', t.base_name || '__recompute');
+        UPDATE @schema@.tview SET recompute = NULL, recompute_function = NULL WHERE tview_id = p_id;
+        PERFORM @schema@._drop_glue(p_id);
+        PERFORM @schema@._install_triggers(p_id);
     END IF;
 END $$;
 
--- Drop what _install_generated created (the tview table itself is left alone).
-CREATE OR REPLACE FUNCTION @schema@._drop_generated(p_id integer) RETURNS void
+-- Drop the glue of a tview: triggers on its sources (and their partitions and children) and the
+-- functions _install_triggers created. Bound objects stay (see _drop_bound).
+CREATE OR REPLACE FUNCTION @schema@._drop_glue(p_id integer) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     t @schema@.tview;
     s @schema@.tview_source;
-    v_trg name;
-    v_sfx text;
+    g record;
 BEGIN
     SELECT * INTO t FROM @schema@.tview WHERE tview_id = p_id;
     FOR s IN SELECT * FROM @schema@.tview_source WHERE tview_id = p_id LOOP
-        v_trg := s.trigger_name;
-        IF v_trg IS NOT NULL AND to_regclass(format('%I.%I', s.source_schema, s.source_name)) IS NOT NULL THEN
-            FOREACH v_sfx IN ARRAY ARRAY['_ins', '_upd', '_del', '_trn'] LOOP
-                EXECUTE format('DROP TRIGGER IF EXISTS %I ON %I.%I', v_trg || v_sfx, s.source_schema, s.source_name);
-            END LOOP;
-        END IF;
+        FOR g IN SELECT tg.tgname, tg.tgrelid::regclass AS rel FROM pg_trigger tg
+                 WHERE s.trigger_name IS NOT NULL AND NOT tg.tgisinternal
+                   AND tg.tgname IN (SELECT s.trigger_name || x FROM unnest(@schema@._trigger_suffixes() || ARRAY['_rte', '_new']) x)
+                   AND (tg.tgparentid = 0) LOOP
+            EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s', g.tgname, g.rel);
+        END LOOP;
         EXECUTE format('DROP FUNCTION IF EXISTS @schema@.%I()', s.function_name);
     END LOOP;
     EXECUTE format('DROP FUNCTION IF EXISTS @schema@.%I', t.base_name || '__apply');
-    EXECUTE format('DROP FUNCTION IF EXISTS @schema@.%I()', t.base_name || '__full');
-    EXECUTE format('DROP FUNCTION IF EXISTS @schema@.%I()', t.base_name || '__diff');
+    EXECUTE format('DROP FUNCTION IF EXISTS @schema@.%I', t.base_name || '__full');
+    EXECUTE format('DROP FUNCTION IF EXISTS @schema@.%I', t.base_name || '__diff');
+END $$;
+
+-- Drop everything generated for a tview (the table itself is left alone).
+CREATE OR REPLACE FUNCTION @schema@._drop_generated(p_id integer) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    t @schema@.tview;
+BEGIN
+    SELECT * INTO t FROM @schema@.tview WHERE tview_id = p_id;
+    PERFORM @schema@._drop_glue(p_id);
+    PERFORM @schema@._drop_bound(p_id);
     IF to_regclass(format('%I.%I', t.tview_schema, t.tview_name)) IS NOT NULL THEN
         EXECUTE format('DROP TRIGGER IF EXISTS tviews_guard ON %I.%I', t.tview_schema, t.tview_name);
     END IF;
 END $$;
 
 -- ================================================================================================
--- Public API
+-- Checks at build time, on what PostgreSQL itself resolved (a net under the analysis)
+-- ================================================================================================
+
+-- Every relation the bound SELECT reads must be a maintained source, every function it calls
+-- must be deterministic, and a source with row-level security needs the model's explicit consent.
+CREATE OR REPLACE FUNCTION @schema@._check_bound(p_id integer, p_plan jsonb) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    t      @schema@.tview;
+    v_view regclass := @schema@._def(p_id)::regclass;
+    v_tv   text;
+    r      record;
+BEGIN
+    SELECT * INTO t FROM @schema@.tview WHERE tview_id = p_id;
+    v_tv := format('%I.%I', t.tview_schema, t.tview_name);
+    FOR r IN
+        SELECT DISTINCT c.oid::regclass AS rel, c.relkind, c.relrowsecurity, c.relforcerowsecurity,
+               n.nspname, c.relname
+        FROM pg_rewrite rw
+        JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = rw.oid
+                         AND d.refclassid = 'pg_class'::regclass
+        JOIN pg_class c ON c.oid = d.refobjid
+        JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE rw.ev_class = v_view AND c.oid <> v_view
+    LOOP
+        IF r.relkind NOT IN ('r', 'p') THEN
+            PERFORM @schema@._raise('0A000', format('tview %s: %s is not a table; a tview can only read tables', v_tv, r.rel),
+                'Only writes to tables fire the triggers that maintain a tview.',
+                'Reference the base tables directly (or make that relation a tview itself).');
+        END IF;
+        IF NOT EXISTS (SELECT FROM jsonb_array_elements(p_plan->'sources') x
+                       WHERE x->>'schema' = r.nspname AND x->>'name' = r.relname)
+           AND NOT EXISTS (SELECT FROM jsonb_array_elements(coalesce(p_plan->'ignored', '[]')) x
+                           WHERE x->>'schema' = r.nspname AND x->>'name' = r.relname) THEN
+            PERFORM @schema@._raise('0A000',
+                format('tview %s: the SELECT reads %s in a way the analysis could not follow', v_tv, r.rel),
+                'No change of that table could be mapped to the tview rows it affects, so the tview would go stale.',
+                'Write the construct that reads it another way (e.g. a join or a correlated subquery), and please report it.');
+        END IF;
+        IF (r.relrowsecurity OR r.relforcerowsecurity) AND NOT coalesce((t.options->>'bypass_source_rls')::boolean, false) THEN
+            PERFORM @schema@._raise('0A000',
+                format('tview %s: source %s has row-level security enabled', v_tv, r.rel),
+                'A tview is computed once, as its owner, for every reader: its rows would not follow the policies of the source.',
+                'Set config(bypass_source_rls=true) on the model if every reader of the tview may see what its owner sees '
+                '(then protect the tview itself with grants or a policy), or read tables without row-level security.');
+        END IF;
+    END LOOP;
+    -- Functions, and the functions behind operators, as PostgreSQL resolved them.
+    FOR r IN
+        WITH deps AS (
+            SELECT d.refobjid AS fn FROM pg_rewrite rw
+            JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = rw.oid AND d.refclassid = 'pg_proc'::regclass
+            WHERE rw.ev_class = v_view
+            UNION
+            SELECT o.oprcode FROM pg_rewrite rw
+            JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = rw.oid AND d.refclassid = 'pg_operator'::regclass
+            JOIN pg_operator o ON o.oid = d.refobjid
+            WHERE rw.ev_class = v_view)
+        SELECT p.oid::regprocedure AS fn, p.provolatile, p.pronamespace = 'pg_catalog'::regnamespace AS builtin, p.proname,
+               p.pronargs
+        FROM deps JOIN pg_proc p ON p.oid = deps.fn
+    LOOP
+        IF r.provolatile = 'v' THEN
+            PERFORM @schema@._raise('0A000', format('tview %s: function %s is VOLATILE', v_tv, r.fn),
+                'Its result may differ on every call, so no maintenance can keep the tview equal to its SELECT.',
+                'Use an IMMUTABLE or STABLE function, or store the value in a source column.');
+        ELSIF r.provolatile = 's' AND NOT r.builtin THEN
+            PERFORM @schema@._raise('0A000', format('tview %s: function %s is STABLE', v_tv, r.fn),
+                'A STABLE function may read tables the analysis cannot see; their changes would not reach the tview.',
+                'Declare it IMMUTABLE if it only computes from its arguments, or write its query into the model.');
+        ELSIF r.provolatile = 's' AND (r.proname IN ('now', 'statement_timestamp', 'transaction_timestamp')
+                                       OR (r.proname = 'age' AND r.pronargs = 1)) THEN
+            PERFORM @schema@._raise('0A000', format('tview %s: %s depends on the clock', v_tv, r.fn),
+                'Its value changes without any write to a source table.',
+                'Store the value in a source column (e.g. a created_at default) and read that.');
+        ELSIF r.provolatile = 's' AND (r.proname ~ '^(has_.*_privilege|pg_has_role|pg_.*_size|pg_relation_filenode|'
+                                       'pg_table_is_visible|pg_.*_is_visible|to_reg.*|obj_description|col_description|'
+                                       'shobj_description|pg_get_.*|current_.*|session_user|txid_.*|pg_current_.*|'
+                                       'pg_backend_pid|inet_client_.*|inet_server_.*|version|pg_postmaster_start_time|'
+                                       'pg_conf_load_time|pg_is_in_recovery|pg_last_.*|pg_stat_.*|pg_trigger_depth|'
+                                       'pg_jit_available|row_security_active|pg_column_.*|format_type)$') THEN
+            PERFORM @schema@._raise('0A000', format('tview %s: %s depends on the catalog or the session', v_tv, r.fn),
+                'Its value can change without any write to a source table.',
+                'Store the value in a source column, or compute it when reading the tview.');
+        END IF;
+    END LOOP;
+END $$;
+
+-- ================================================================================================
+-- Public API (EXECUTE is revoked from PUBLIC at the end of this file)
 -- ================================================================================================
 
 -- Lock the sources against writes for the rest of the transaction, in a fixed order. Called before
@@ -586,93 +1167,162 @@ BEGIN
     END LOOP;
 END $$;
 
--- Register a freshly built tview table and install its maintenance. Replaces any earlier entry of
--- the same name. `settings` defaults to the caller's own settings: default expressions are
--- evaluated in the calling session, before this function's SET clause applies.
-CREATE OR REPLACE FUNCTION @schema@.install(
+-- First step of a build: register the tview (replacing an earlier registration of the name) and
+-- bind its SELECT. Returns what the build needs: the relation to populate the table from, and the
+-- settings to do it with (those of maintenance), so the build and maintenance compute alike.
+-- `p_search_path` and `p_schemas` default to the caller's; parameter defaults are evaluated in the
+-- calling session, before this function's SET clause applies.
+CREATE OR REPLACE FUNCTION @schema@.prepare(
     p_schema name, p_name name, p_plan jsonb, p_definition text, p_hash text, p_model text DEFAULT NULL,
-    p_settings jsonb DEFAULT jsonb_build_object(
-        'search_path', current_setting('search_path'), 'TimeZone', current_setting('TimeZone'),
-        'DateStyle', current_setting('DateStyle'), 'IntervalStyle', current_setting('IntervalStyle'),
-        'extra_float_digits', current_setting('extra_float_digits'),
-        'bytea_output', current_setting('bytea_output'))
-) RETURNS integer
+    p_options jsonb DEFAULT '{}',
+    p_settings jsonb DEFAULT @schema@._build_settings(),
+    p_schemas name[] DEFAULT current_schemas(false)
+) RETURNS jsonb
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    v_rel   regclass := to_regclass(format('%I.%I', p_schema, p_name));
+    v_tv    text := format('%I.%I', p_schema, p_name);
     v_id    integer;
-    v_key   text[] := ARRAY(SELECT jsonb_array_elements_text(p_plan->'key_columns'));
     v_base  name := @schema@._short_name(p_schema, p_name);
-    v_bad   text;
     v_src   jsonb;
-    v_idx   name;
+    v_no    integer := 0;
+    v_rel   regclass;
+    v_cols  text[];
+    v_types text[];
+    v_who   text;
 BEGIN
-    IF v_rel IS NULL THEN
-        PERFORM @schema@._raise('42P01', format('tview %I.%I: table does not exist', p_schema, p_name),
-            'install() registers a table that the materialization has just built.',
-            'Run the model with dbt run.');
+    IF position('$tviews_body$' IN p_definition) > 0 THEN
+        PERFORM @schema@._raise('42601', format('tview %s: its SELECT contains $tviews_body$', v_tv),
+            'The runtime quotes generated code with that dollar-quote tag.', 'Rename that text in the model.');
     END IF;
-    SELECT k INTO v_bad FROM unnest(v_key) k
-    WHERE NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = v_rel AND a.attname = k AND NOT a.attisdropped);
-    IF FOUND THEN
-        PERFORM @schema@._raise('42703', format('tview %I.%I: key column %I does not exist', p_schema, p_name, v_bad),
-            format('Output columns: %s.', (SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum)
-                                            FROM pg_attribute WHERE attrelid = v_rel AND attnum > 0 AND NOT attisdropped)),
-            'Set unique_key to output column names of the model.');
+    v_who := @schema@._untrusted_creators('@schema@'::regnamespace, current_user);
+    IF v_who IS NOT NULL THEN
+        PERFORM @schema@._raise('42501', format('tview %s: roles %s can create objects in the runtime schema @schema@', v_tv, v_who),
+            format('Maintenance runs as %I and calls functions in that schema.', current_user),
+            'Build tviews as the owner of the runtime schema, and revoke CREATE on it from other roles.');
     END IF;
 
-    -- The key must identify rows: no NULLs, no duplicates.
-    EXECUTE format('SELECT format(''(%%s)'', concat_ws('', '', %s)) FROM %s WHERE %s LIMIT 1',
-        (SELECT string_agg(format('coalesce(%I::text, ''NULL'')', k), ', ') FROM unnest(v_key) k), v_rel,
-        (SELECT string_agg(format('%I IS NULL', k), ' OR ') FROM unnest(v_key) k)) INTO v_bad;
-    IF v_bad IS NOT NULL THEN
-        PERFORM @schema@._raise('23502', format('tview %I.%I: the unique key %s is NULL in some rows', p_schema, p_name,
-                array_to_string(v_key, ', ')), format('For example the row with key %s.', v_bad),
-            'Key the tview by a column that is never NULL, or filter those rows out in WHERE.');
-    END IF;
-    EXECUTE format('SELECT format(''(%%s)'', concat_ws('', '', %1$s)) FROM %2$s GROUP BY %1$s HAVING count(*) > 1 LIMIT 1',
-        (SELECT string_agg(format('%I', k), ', ') FROM unnest(v_key) k), v_rel) INTO v_bad;
-    IF v_bad IS NOT NULL THEN
-        PERFORM @schema@._raise('23505', format('tview %I.%I: the unique key %s is not unique', p_schema, p_name,
-                array_to_string(v_key, ', ')), format('Key %s appears in more than one row.', v_bad),
-            'Choose a key that identifies one row of the SELECT: a join may be multiplying rows, or two '
-            'UNION branches may produce the same key (prefix it per branch, e.g. ''post:'' || id).');
-    END IF;
-
-    -- Replace an earlier registration of this name.
     SELECT tview_id INTO v_id FROM @schema@.tview WHERE tview_schema = p_schema AND tview_name = p_name;
     IF v_id IS NOT NULL THEN
         PERFORM @schema@._drop_generated(v_id);
         DELETE FROM @schema@.tview WHERE tview_id = v_id;
     END IF;
-
-    INSERT INTO @schema@.tview (tview_schema, tview_name, model, key_columns, definition, definition_hash,
-                                lineage, settings, base_name, runtime_version, recompute)
-    VALUES (p_schema, p_name, p_model, v_key, p_definition, p_hash, coalesce(p_plan->'lineage', '{}'),
-            p_settings, v_base, @schema@.runtime_version(), p_plan->>'recompute')
+    INSERT INTO @schema@.tview (tview_schema, tview_name, model, key_columns, key_nullable, definition, definition_hash,
+                                lineage, settings, base_name, runtime_version, recompute, options, owner, search_path)
+    VALUES (p_schema, p_name, p_model, ARRAY(SELECT jsonb_array_elements_text(p_plan->'key_columns')),
+            ARRAY(SELECT coalesce(x::boolean, true) FROM jsonb_array_elements_text(p_plan->'key_nullable') x),
+            p_definition, p_hash, coalesce(p_plan->'lineage', '{}'), p_settings, v_base, @schema@.runtime_version(),
+            p_plan->>'recompute', coalesce(p_options, '{}'), current_user,
+            @schema@._trusted_search_path(p_schemas, current_user, v_tv))
     RETURNING tview_id INTO v_id;
     INSERT INTO @schema@.tview_epoch (tview_id) VALUES (v_id);
+
     FOR v_src IN SELECT * FROM jsonb_array_elements(p_plan->'sources') LOOP
-        INSERT INTO @schema@.tview_source (tview_id, source_schema, source_name, columns, key_query, direct, function_name)
-        VALUES (v_id, v_src->>'schema', v_src->>'name', ARRAY(SELECT jsonb_array_elements_text(v_src->'columns')),
-                v_src->>'key_query', (v_src->>'direct')::boolean,
-                @schema@._short_name(v_base, v_src->>'schema', v_src->>'name') || '_src');
+        v_no := v_no + 1;
+        v_rel := format('%I.%I', v_src->>'schema', v_src->>'name')::regclass;
+        SELECT array_agg(a.attname::text ORDER BY a.attnum),
+               array_agg(format_type(a.atttypid, a.atttypmod) ORDER BY a.attnum)
+        INTO v_cols, v_types
+        FROM pg_attribute a
+        WHERE a.attrelid = v_rel AND a.attnum > 0 AND NOT a.attisdropped
+          AND a.attname IN (SELECT jsonb_array_elements_text(v_src->'columns'));
+        INSERT INTO @schema@.tview_source (tview_id, source_schema, source_name, source_no, columns, column_types,
+                                           whole_row, key_query, direct, function_name, row_security)
+        SELECT v_id, v_src->>'schema', v_src->>'name', v_no, coalesce(v_cols, '{}'), coalesce(v_types, '{}'),
+               coalesce((v_src->>'whole_row')::boolean, false), v_src->>'key_query', (v_src->>'direct')::boolean,
+               (v_base || '__src_' || v_no)::name, ARRAY[c.relrowsecurity, c.relforcerowsecurity]
+        FROM pg_class c WHERE c.oid = v_rel;
     END LOOP;
 
-    EXECUTE format('ALTER TABLE %s %s', v_rel,
-        (SELECT string_agg(format('ALTER COLUMN %I SET NOT NULL', k), ', ') FROM unnest(v_key) k));
-    v_idx := (v_base || '_key')::name;
-    EXECUTE format('CREATE UNIQUE INDEX IF NOT EXISTS %I ON %s (%s)', v_idx, v_rel,
-        (SELECT string_agg(format('%I', k), ', ') FROM unnest(v_key) k));
-    EXECUTE format('CREATE TRIGGER tviews_guard BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON %s '
-                   'FOR EACH STATEMENT WHEN (pg_trigger_depth() = 0) EXECUTE FUNCTION @schema@.guard()', v_rel);
-    PERFORM @schema@._install_generated(v_id);
+    PERFORM @schema@._create_bound(v_id, p_plan, p_definition, p_settings->>'search_path');
+    PERFORM @schema@._check_bound(v_id, p_plan);
+    PERFORM @schema@._revoke(v_id);
+    RETURN jsonb_build_object(
+        'relation', @schema@._def(v_id),
+        'search_path', (SELECT search_path FROM @schema@.tview WHERE tview_id = v_id),
+        'row_security', 'off',
+        -- the caller's values, to put back after populating (row_security is not in our SET clause)
+        'restore', jsonb_build_object('search_path', p_settings->>'search_path',
+                                      'row_security', current_setting('row_security')));
+END $$;
+
+-- Second step of a build, once the table is populated from prepare()'s relation: check the key,
+-- index it, and install the guard and the triggers.
+CREATE OR REPLACE FUNCTION @schema@.install(p_schema name, p_name name) RETURNS integer
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_id   integer := @schema@._tview_id(p_schema, p_name);
+    t      @schema@.tview;
+    v_rel  regclass := to_regclass(format('%I.%I', p_schema, p_name));
+    v_bad  text;
+    v_keys text;
+BEGIN
+    SELECT * INTO t FROM @schema@.tview WHERE tview_id = v_id;
+    IF v_rel IS NULL THEN
+        PERFORM @schema@._raise('42P01', format('tview %I.%I: table does not exist', p_schema, p_name),
+            'install() registers a table that the materialization has just built.', 'Run the model with dbt run.');
+    END IF;
+    v_keys := (SELECT string_agg(quote_ident(k), ', ') FROM unnest(t.key_columns) k);
+    SELECT k INTO v_bad FROM unnest(t.key_columns) k
+    WHERE NOT EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = v_rel AND a.attname = k AND NOT a.attisdropped);
+    IF FOUND THEN
+        PERFORM @schema@._raise('42703', format('tview %I.%I: key column %I does not exist', p_schema, p_name, v_bad),
+            format('Output columns: %s.', array_to_string((@schema@._columns(v_rel)).names, ', ')),
+            'Set unique_key to output column names of the model.');
+    END IF;
+
+    -- The key must identify rows. NULL is a key value like any other (GROUP BY and DISTINCT make
+    -- one group of NULLs) where the analysis could not prove the key NOT NULL.
+    EXECUTE format('SELECT format(''(%%s)'', concat_ws('', '', %s)) FROM %s WHERE %s LIMIT 1',
+        (SELECT string_agg(format('coalesce(%I::text, ''NULL'')', k), ', ') FROM unnest(t.key_columns) k), v_rel,
+        coalesce((SELECT string_agg(format('%I IS NULL', k), ' OR ') FROM unnest(t.key_columns) WITH ORDINALITY AS u(k, o)
+                  WHERE NOT coalesce(t.key_nullable[o], true)), 'false')) INTO v_bad;
+    IF v_bad IS NOT NULL THEN
+        PERFORM @schema@._raise('23502', format('tview %I.%I: the unique key %s is NULL in some rows', p_schema, p_name,
+                array_to_string(t.key_columns, ', ')), format('For example the row with key %s.', v_bad),
+            'Key the tview by a column that is never NULL, or filter those rows out in WHERE.');
+    END IF;
+    EXECUTE format('SELECT format(''(%%s)'', concat_ws('', '', %2$s)) FROM %1$s GROUP BY %3$s HAVING count(*) > 1 LIMIT 1',
+        v_rel, (SELECT string_agg(format('coalesce(%I::text, ''NULL'')', k), ', ') FROM unnest(t.key_columns) k), v_keys)
+        INTO v_bad;
+    IF v_bad IS NOT NULL THEN
+        PERFORM @schema@._raise('23505', format('tview %I.%I: the unique key %s is not unique', p_schema, p_name,
+                array_to_string(t.key_columns, ', ')), format('Key %s appears in more than one row.', v_bad),
+            'Choose a key that identifies one row of the SELECT: a join may be multiplying rows, or two '
+            'UNION branches may produce the same key (prefix it per branch, e.g. ''post:'' || id).');
+    END IF;
+
+    IF EXISTS (SELECT FROM unnest(t.key_nullable) n WHERE NOT n) THEN
+        EXECUTE format('ALTER TABLE %s %s', v_rel,
+            (SELECT string_agg(format('ALTER COLUMN %I SET NOT NULL', k), ', ')
+             FROM unnest(t.key_columns) WITH ORDINALITY AS u(k, o) WHERE NOT coalesce(t.key_nullable[o], true)));
+    END IF;
+    EXECUTE format('CREATE UNIQUE INDEX IF NOT EXISTS %I ON %s (%s) NULLS NOT DISTINCT',
+                   t.base_name || '_key', v_rel, v_keys);
+    PERFORM @schema@._install_guard(v_id);
+    PERFORM @schema@._install_triggers(v_id);
     PERFORM @schema@._check_recompute(v_id);
     RETURN v_id;
 END $$;
 
--- Remove a tview's maintenance (triggers, generated functions, catalog entry); optionally the table.
+-- The guard trigger of a tview (see guard()). The WHEN clause is the fast path for maintenance's
+-- own writes: no function call.
+CREATE OR REPLACE FUNCTION @schema@._install_guard(p_id integer) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    t @schema@.tview;
+BEGIN
+    SELECT * INTO t FROM @schema@.tview WHERE tview_id = p_id;
+    EXECUTE format('DROP TRIGGER IF EXISTS tviews_guard ON %I.%I', t.tview_schema, t.tview_name);
+    EXECUTE format('CREATE TRIGGER tviews_guard BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON %I.%I FOR EACH STATEMENT '
+                   'WHEN (current_setting(''tviews.writing'', true) IS DISTINCT FROM (%L || pg_trigger_depth()) '
+                   'OR current_user <> %L::name) EXECUTE FUNCTION @schema@.guard(%L)',
+                   t.tview_schema, t.tview_name, t.base_name || ':', t.owner, t.base_name);
+END $$;
+
+-- Remove a tview's maintenance (triggers, generated objects, catalog entry); optionally the table.
 CREATE OR REPLACE FUNCTION @schema@.uninstall(p_schema name, p_name name, p_drop_table boolean DEFAULT false)
 RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
@@ -692,7 +1342,6 @@ LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE v_id integer := @schema@._tview_id(p_schema, p_name);
 BEGIN
-    UPDATE @schema@.tview_epoch SET epoch = epoch + 1 WHERE tview_id = v_id;
     EXECUTE format('SELECT @schema@.%I()', (SELECT base_name || '__full' FROM @schema@.tview WHERE tview_id = v_id));
 END $$;
 
@@ -707,8 +1356,8 @@ BEGIN
         (SELECT base_name || '__diff' FROM @schema@.tview WHERE tview_id = v_id));
 END $$;
 
--- After a tview was rebuilt as a new table, the tviews that read it lost their triggers with the
--- old table: reinstall them on the new one and bring their rows up to date.
+-- After a tview was rebuilt as a new table, the tviews that read it lost their triggers and bound
+-- objects with the old table (DROP .. CASCADE): re-create them on the new one and recompute.
 CREATE OR REPLACE FUNCTION @schema@.reattach_dependents(p_schema name, p_name name) RETURNS integer
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
 AS $$
@@ -716,47 +1365,87 @@ DECLARE
     r record;
     n integer := 0;
 BEGIN
-    FOR r IN SELECT DISTINCT t.tview_id, t.tview_schema, t.tview_name
+    FOR r IN SELECT DISTINCT t.tview_id, t.tview_schema, t.tview_name, @schema@._depth(t.tview_id) AS depth
              FROM @schema@.tview t JOIN @schema@.tview_source s USING (tview_id)
              WHERE s.source_schema = p_schema AND s.source_name = p_name
-             ORDER BY t.tview_id LOOP
+             ORDER BY 4, 1 LOOP
         IF to_regclass(format('%I.%I', r.tview_schema, r.tview_name)) IS NULL THEN
             CONTINUE;
         END IF;
-        PERFORM @schema@._install_generated(r.tview_id);
-        PERFORM @schema@.refresh(r.tview_schema, r.tview_name);
+        PERFORM @schema@._reinstall(r.tview_id);
         n := n + 1;
     END LOOP;
     RETURN n;
 END $$;
 
--- Is the tview's maintenance fully in place (table, guard, every source trigger)?
+-- Re-create a tview's generated objects from the catalog and recompute it.
+CREATE OR REPLACE FUNCTION @schema@._reinstall(p_id integer) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE t @schema@.tview;
+BEGIN
+    SELECT * INTO t FROM @schema@.tview WHERE tview_id = p_id;
+    PERFORM @schema@._drop_glue(p_id);
+    -- Bound objects that survived (they follow renames) stay; missing ones come back from the
+    -- recorded definitions, resolving names anew (a source table replaced by a new one).
+    IF to_regclass(@schema@._def(p_id)) IS NULL OR EXISTS (
+            SELECT FROM @schema@.tview_source s WHERE s.tview_id = p_id AND NOT EXISTS (
+                SELECT FROM pg_proc WHERE pronamespace = '@schema@'::regnamespace
+                                      AND proname = t.base_name || '__keys_' || s.source_no)) THEN
+        PERFORM @schema@._recreate_bound(p_id);
+    END IF;
+    PERFORM @schema@._install_guard(p_id);
+    PERFORM @schema@._install_triggers(p_id);
+    PERFORM @schema@.refresh(t.tview_schema, t.tview_name);
+END $$;
+
+-- Is the tview's maintenance fully in place and still valid: table, guard, bound objects, triggers
+-- on every source and every partition or child of it, the columns it reads unchanged, the
+-- row-level security of its sources as at build?
 CREATE OR REPLACE FUNCTION @schema@.is_intact(p_schema name, p_name name) RETURNS boolean
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    t @schema@.tview;
+    t     @schema@.tview;
+    s     @schema@.tview_source;
     v_rel regclass := to_regclass(format('%I.%I', p_schema, p_name));
+    v_src regclass;
+    v_m   record;
 BEGIN
     SELECT * INTO t FROM @schema@.tview WHERE tview_schema = p_schema AND tview_name = p_name;
     IF t.tview_id IS NULL OR v_rel IS NULL
-       OR NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = v_rel AND tgname = 'tviews_guard') THEN
+       OR NOT EXISTS (SELECT FROM pg_trigger WHERE tgrelid = v_rel AND tgname = 'tviews_guard')
+       OR to_regclass(@schema@._def(t.tview_id)) IS NULL
+       OR to_regprocedure(format('@schema@.%I()', t.base_name || '__full')) IS NULL
+       OR (t.recompute IS NOT NULL AND NOT EXISTS (SELECT FROM pg_proc WHERE pronamespace = '@schema@'::regnamespace
+                                                  AND proname = t.base_name || '__recompute')) THEN
         RETURN false;
     END IF;
-    RETURN NOT EXISTS (
-        SELECT 1 FROM @schema@.tview_source s
-        WHERE s.tview_id = t.tview_id AND (
-            to_regclass(format('%I.%I', s.source_schema, s.source_name)) IS NULL
-            OR (SELECT count(*) FROM pg_trigger g
-                WHERE g.tgrelid = to_regclass(format('%I.%I', s.source_schema, s.source_name))
-                  AND g.tgname IN (s.trigger_name || '_ins', s.trigger_name || '_upd',
-                                   s.trigger_name || '_del', s.trigger_name || '_trn')) <> 4
-            OR to_regprocedure(format('@schema@.%I()', s.function_name)) IS NULL));
+    FOR s IN SELECT * FROM @schema@.tview_source WHERE tview_id = t.tview_id LOOP
+        v_src := to_regclass(format('%I.%I', s.source_schema, s.source_name));
+        IF v_src IS NULL
+           OR to_regprocedure(format('@schema@.%I()', s.function_name)) IS NULL
+           OR NOT EXISTS (SELECT FROM pg_proc WHERE pronamespace = '@schema@'::regnamespace
+                          AND proname = t.base_name || '__keys_' || s.source_no)
+           OR NOT @schema@._columns_ok('', format('%I.%I', s.source_schema, s.source_name), s.columns, s.column_types,
+                                       s.whole_row, @schema@._def(t.tview_id), false)
+           OR (SELECT ARRAY[relrowsecurity, relforcerowsecurity] FROM pg_class WHERE oid = v_src) IS DISTINCT FROM s.row_security THEN
+            RETURN false;
+        END IF;
+        FOR v_m IN SELECT * FROM @schema@._members(v_src) LOOP
+            IF (SELECT count(*) FROM pg_trigger g WHERE g.tgrelid = v_m.rel AND g.tgenabled <> 'D'
+                AND g.tgname IN (SELECT s.trigger_name || x FROM unnest(@schema@._trigger_suffixes()) x)) <> 4 THEN
+                RETURN false;
+            END IF;
+        END LOOP;
+    END LOOP;
+    RETURN true;
 END $$;
 
--- Reinstall the maintenance of tviews whose table is live but lost source triggers (a source table
--- was replaced, e.g. a dbt table model rebuilt with DROP ... CASCADE), and recompute them. Tviews
--- with a missing source are left for is_intact() to report. Returns the names it repaired.
+-- Reinstall the maintenance of tviews whose table is live but whose maintenance is not intact (a
+-- source table was replaced, e.g. a dbt table model rebuilt with DROP ... CASCADE; a partition was
+-- added), and recompute them. Returns the names it repaired; a tview it cannot repair (its SELECT
+-- no longer runs) is reported in a WARNING and left for is_intact() and gc().
 CREATE OR REPLACE FUNCTION @schema@.repair() RETURNS SETOF text
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
 AS $$
@@ -764,35 +1453,57 @@ DECLARE t @schema@.tview;
 BEGIN
     -- In dependency order, so a repaired tview is recomputed before the tviews that read it.
     FOR t IN SELECT * FROM @schema@.tview ORDER BY @schema@._depth(tview_id), tview_id LOOP
-        IF EXISTS (SELECT 1 FROM pg_trigger
-                   WHERE tgrelid = to_regclass(format('%I.%I', t.tview_schema, t.tview_name))
-                     AND tgname = 'tviews_guard')
-           AND NOT @schema@.is_intact(t.tview_schema, t.tview_name)
-           AND NOT EXISTS (SELECT 1 FROM @schema@.tview_source s WHERE s.tview_id = t.tview_id
-                           AND to_regclass(format('%I.%I', s.source_schema, s.source_name)) IS NULL) THEN
-            PERFORM @schema@._install_generated(t.tview_id);
-            PERFORM @schema@.refresh(t.tview_schema, t.tview_name);
-            RETURN NEXT format('%I.%I', t.tview_schema, t.tview_name);
+        IF EXISTS (SELECT FROM pg_trigger
+                   WHERE tgrelid = to_regclass(format('%I.%I', t.tview_schema, t.tview_name)) AND tgname = 'tviews_guard')
+           AND NOT @schema@.is_intact(t.tview_schema, t.tview_name) THEN
+            BEGIN
+                PERFORM @schema@._reinstall(t.tview_id);
+                RETURN NEXT format('%I.%I', t.tview_schema, t.tview_name);
+            EXCEPTION WHEN OTHERS THEN
+                RAISE WARNING 'tview %.%: cannot repair its maintenance: %', quote_ident(t.tview_schema),
+                    quote_ident(t.tview_name), SQLERRM
+                    USING HINT = 'Run dbt run for its model; if its sources are gone, SELECT @schema@.gc() removes it.';
+            END;
         END IF;
     END LOOP;
 END $$;
 
 -- Forget tviews whose table was dropped or replaced by something else (it lost its guard trigger),
--- dropping their leftover triggers and functions. Returns the names it removed.
+-- dropping their leftover triggers and generated objects. A tview whose SELECT can no longer run
+-- (a source was dropped, e.g. DROP TABLE .. CASCADE) is dropped too, as PostgreSQL drops a view on
+-- a dropped table: keeping its rows would keep stale rows. Returns the names it removed.
 CREATE OR REPLACE FUNCTION @schema@.gc() RETURNS SETOF text
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE t @schema@.tview;
+DECLARE
+    t      @schema@.tview;
+    v_more boolean := true;
 BEGIN
-    FOR t IN SELECT * FROM @schema@.tview ORDER BY tview_id LOOP
-        IF to_regclass(format('%I.%I', t.tview_schema, t.tview_name)) IS NULL
-           OR NOT EXISTS (SELECT 1 FROM pg_trigger
-                          WHERE tgrelid = to_regclass(format('%I.%I', t.tview_schema, t.tview_name))
-                            AND tgname = 'tviews_guard') THEN
-            PERFORM @schema@._drop_generated(t.tview_id);
-            DELETE FROM @schema@.tview WHERE tview_id = t.tview_id;
-            RETURN NEXT format('%I.%I', t.tview_schema, t.tview_name);
-        END IF;
+    WHILE v_more LOOP  -- dropping a tview can orphan the tviews that read it
+        v_more := false;
+        FOR t IN SELECT * FROM @schema@.tview ORDER BY tview_id LOOP
+            IF to_regclass(format('%I.%I', t.tview_schema, t.tview_name)) IS NULL
+               OR NOT EXISTS (SELECT FROM pg_trigger
+                              WHERE tgrelid = to_regclass(format('%I.%I', t.tview_schema, t.tview_name))
+                                AND tgname = 'tviews_guard') THEN
+                PERFORM @schema@._drop_generated(t.tview_id);
+                DELETE FROM @schema@.tview WHERE tview_id = t.tview_id;
+                RETURN NEXT format('%I.%I', t.tview_schema, t.tview_name);
+            ELSIF EXISTS (SELECT FROM @schema@.tview_source s WHERE s.tview_id = t.tview_id
+                          AND to_regclass(format('%I.%I', s.source_schema, s.source_name)) IS NULL) THEN
+                RAISE NOTICE 'tview %.%: a source table was dropped; dropping the tview', quote_ident(t.tview_schema),
+                    quote_ident(t.tview_name);
+                PERFORM @schema@._drop_generated(t.tview_id);
+                DELETE FROM @schema@.tview WHERE tview_id = t.tview_id;
+                EXECUTE format('DROP TABLE %I.%I', t.tview_schema, t.tview_name);
+                RETURN NEXT format('%I.%I', t.tview_schema, t.tview_name);
+                v_more := true;
+            END IF;
+        END LOOP;
     END LOOP;
 END $$;
+
+-- Only the runtime's owner (who owns every generated object) may call anything here. Trigger
+-- functions fire whatever their EXECUTE privilege.
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA @schema@ FROM PUBLIC;
 COMMENT ON SCHEMA @schema@ IS 'dbt-tviews runtime @version@';

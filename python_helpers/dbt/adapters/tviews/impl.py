@@ -17,7 +17,7 @@ from dbt_common.exceptions import DbtRuntimeError
 from psycopg2.extensions import TRANSACTION_STATUS_IDLE
 
 import tviews
-from tviews.pgcatalog import current_settings, load_catalog
+from tviews.pgcatalog import load_catalog
 from dbt.adapters.tviews.connections import TviewsConnectionManager
 
 
@@ -82,13 +82,13 @@ class TviewsAdapter(PostgresAdapter):
             plan = tviews.analyze(sql, model=model, unique_key=unique_key or None, catalog=catalog)
         except tviews.TviewError as e:
             raise DbtRuntimeError(str(e)) from e
-        settings = current_settings(self._query)
         data = plan.to_dict()
+        # The build's settings are compared in the database (see the materialization's is_current).
         return {
             "key_columns": list(plan.key_columns),
             "sources": [{"schema": s.schema, "name": s.name} for s in plan.sources],
             "plan_json": json.dumps(data, sort_keys=True),
-            "hash": plan.fingerprint(sql, tviews.RUNTIME_VERSION, json.dumps(settings), extra),
+            "hash": plan.fingerprint(sql, tviews.RUNTIME_VERSION, extra),
         }
 
     @available
