@@ -538,6 +538,14 @@ BEGIN
     SELECT * INTO t FROM @schema@.tview WHERE tview_id = p_id;
     PERFORM @schema@._drop_bound(p_id);
     EXECUTE format('CREATE VIEW %s AS %s', @schema@._def(p_id), t.definition);
+    -- The columns read, as the source has them now (a replaced table may type them differently).
+    UPDATE @schema@.tview_source u SET (columns, column_types) = (
+        SELECT coalesce(array_agg(a.attname::text ORDER BY a.attnum), '{}'),
+               coalesce(array_agg(format_type(a.atttypid, a.atttypmod) ORDER BY a.attnum), '{}')
+        FROM pg_attribute a
+        WHERE a.attrelid = format('%I.%I', u.source_schema, u.source_name)::regclass
+          AND a.attnum > 0 AND NOT a.attisdropped AND (u.whole_row OR a.attname = ANY (u.columns)))
+    WHERE u.tview_id = p_id;
     FOR s IN SELECT * FROM @schema@.tview_source WHERE tview_id = p_id ORDER BY source_no LOOP
         EXECUTE format('CREATE TYPE @schema@.%I AS (%s)', t.base_name || '__row_' || s.source_no,
             (SELECT string_agg(format('%I %s', c, s.column_types[i]), ', ')
@@ -900,21 +908,27 @@ DECLARE
     <<key_decls>>
     tviews_origin text := current_setting('tviews.origin', true);
 BEGIN
+    -- The columns are read by name below: first make sure the names still denote the columns the
+    -- tview was built from. Folded away when planned (see _columns_ok): costs nothing per call.
     IF TG_OP = 'INSERT' THEN
-        tviews_rows := ARRAY(SELECT <<project>> FROM new_rows WHERE <<check>>);
+        PERFORM FROM new_rows WHERE NOT <<check>>;
+    ELSIF TG_OP <> 'TRUNCATE' THEN
+        PERFORM FROM old_rows WHERE NOT <<check>>;
+    END IF;
+    IF TG_OP = 'INSERT' THEN
+        tviews_rows := ARRAY(SELECT <<project>> FROM new_rows);
     ELSIF TG_OP = 'DELETE' THEN
-        tviews_rows := ARRAY(SELECT <<project>> FROM old_rows WHERE <<check>>);
+        tviews_rows := ARRAY(SELECT <<project>> FROM old_rows);
     ELSIF TG_OP = 'UPDATE' THEN
         -- Only rows whose read columns changed (an UPDATE of other columns needs no work).
         IF <<comparable>> THEN
             tviews_rows := ARRAY(
                 SELECT <<project_x>> FROM (
-                    (SELECT <<cols>> FROM old_rows WHERE <<check>> EXCEPT ALL SELECT <<cols>> FROM new_rows)
+                    (SELECT <<cols>> FROM old_rows EXCEPT ALL SELECT <<cols>> FROM new_rows)
                     UNION ALL
-                    (SELECT <<cols>> FROM new_rows WHERE <<check>> EXCEPT ALL SELECT <<cols>> FROM old_rows)) AS tviews_x);
-        ELSIF EXISTS (SELECT <<cmp>> FROM old_rows WHERE <<check>> EXCEPT ALL SELECT <<cmp>> FROM new_rows) THEN
-            tviews_rows := ARRAY(SELECT <<project>> FROM old_rows WHERE <<check>>
-                                 UNION ALL SELECT <<project>> FROM new_rows);
+                    (SELECT <<cols>> FROM new_rows EXCEPT ALL SELECT <<cols>> FROM old_rows)) AS tviews_x);
+        ELSIF EXISTS (SELECT <<cmp>> FROM old_rows EXCEPT ALL SELECT <<cmp>> FROM new_rows) THEN
+            tviews_rows := ARRAY(SELECT <<project>> FROM old_rows UNION ALL SELECT <<project>> FROM new_rows);
         ELSE
             tviews_rows := '{}';
         END IF;
@@ -1386,14 +1400,10 @@ DECLARE t @schema@.tview;
 BEGIN
     SELECT * INTO t FROM @schema@.tview WHERE tview_id = p_id;
     PERFORM @schema@._drop_glue(p_id);
-    -- Bound objects that survived (they follow renames) stay; missing ones come back from the
-    -- recorded definitions, resolving names anew (a source table replaced by a new one).
-    IF to_regclass(@schema@._def(p_id)) IS NULL OR EXISTS (
-            SELECT FROM @schema@.tview_source s WHERE s.tview_id = p_id AND NOT EXISTS (
-                SELECT FROM pg_proc WHERE pronamespace = '@schema@'::regnamespace
-                                      AND proname = t.base_name || '__keys_' || s.source_no)) THEN
-        PERFORM @schema@._recreate_bound(p_id);
-    END IF;
+    -- Bind the recorded definitions anew: names resolve to what they denote now (a source table
+    -- replaced by a new one of the same name). A renamed column the model reads makes this fail:
+    -- the model must change too (dbt run).
+    PERFORM @schema@._recreate_bound(p_id);
     PERFORM @schema@._install_guard(p_id);
     PERFORM @schema@._install_triggers(p_id);
     PERFORM @schema@.refresh(t.tview_schema, t.tview_name);
