@@ -102,6 +102,10 @@ class Plan:
     key_nullable: tuple[bool, ...] = ()
     # Tables read only by CTEs that nothing references: their writes cannot change the tview
     ignored: tuple[tuple[str, str], ...] = ()
+    # The SELECT to deploy when it differs from the model's text: whole-row references to source n
+    # wrapped in __TVIEWS_FREEZE_<n>__(..), which the runtime binds to the row's columns at build
+    # (so a column added later does not change the tview's rows). None: the model's text.
+    deploy: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -122,6 +126,7 @@ class Plan:
             "recompute": self.recompute,
             "key_nullable": list(self.key_nullable),
             "ignored": [{"schema": schema, "name": name} for schema, name in self.ignored],
+            "deploy": self.deploy,
         }
 
     def fingerprint(self, *extra: str) -> str:
@@ -319,16 +324,72 @@ def analyze(sql: str, *, model: str, unique_key: Sequence[str] | None, catalog: 
                 whole_row=whole_row,
             )
         )
+    sources.sort(key=lambda s: (s.schema, s.name))
+    numbers = {(s.schema, s.name): n for n, s in enumerate(sources, start=1)}
     return Plan(
         model=model,
         key_columns=tuple(key_names),
-        sources=tuple(sorted(sources, key=lambda s: (s.schema, s.name))),
+        sources=tuple(sources),
         lineage=_lineage(branches[0], scopes),
-        recompute=_recompute(sql, model, tables, key_names),
+        recompute=_recompute(sql, model, tables, key_names, numbers),
+        deploy=_deploy(_strip(sql), qualified, scopes, branches, numbers, model),
         key_nullable=tuple(any(_may_be_null(exprs[i], branch, catalog) for branch, exprs in zip(branches, key_exprs))
                            for i in range(len(key_names))),
         ignored=tuple(sorted(set(ignored) - {(s.schema, s.name) for s in sources})),
     )
+
+
+FREEZE = "__TVIEWS_FREEZE_{}__"
+
+
+def _whole_rows(tree: exp.Expression, scopes: list[Scope], numbers: dict[tuple[str, str], int]
+                ) -> Iterator[tuple[exp.Expression, exp.Identifier, int]]:
+    """Whole-row references to a source table (`to_jsonb(p)`, `f(p.*)`): (node, its alias
+    identifier, the source's number). `p.*` as an output column is left out: PostgreSQL expands it
+    into columns when it binds the SELECT."""
+    by_select = {id(sc.expression): sc for sc in scopes}
+    for node in list(tree.find_all(exp.TableColumn, exp.Column)):
+        if isinstance(node, exp.TableColumn):
+            alias = node.this
+        elif isinstance(node.this, exp.Star) and isinstance(node.args.get("table"), exp.Identifier):
+            if isinstance(node.parent, exp.Select) and node in node.parent.expressions:
+                continue
+            alias = node.args["table"]
+        else:
+            continue
+        select = node.find_ancestor(exp.Select)
+        scope = by_select.get(id(select)) if select is not None else None
+        owner = _resolves_to(scope, str(alias.name)) if scope is not None else None
+        source = dict(_own_items(owner)).get(str(alias.name)) if owner is not None else None
+        if _is_relation(source):
+            assert isinstance(source, exp.Table)
+            number = numbers.get((source.db, source.name))
+            if number is not None:
+                yield node, alias, number
+
+
+def _deploy(text: str, tree: exp.Expression, scopes: list[Scope], branches: list[Scope],
+            numbers: dict[tuple[str, str], int], model: str) -> str | None:
+    """The model's text with each whole-row reference to a source wrapped in the placeholder of its
+    source's freeze function (see Plan.deploy); None when there is none. Edits are made at the
+    positions the parser recorded, so everything else stays exactly as written."""
+    outputs = {id(_unalias(p)) for b in branches for p in b.expression.expressions}
+    edits: list[tuple[int, int, str]] = []
+    for node, alias, number in _whole_rows(tree, scopes, numbers):
+        if id(node) in outputs:
+            raise UnsupportedConstruct(model, "a whole row as an output column", where=_snippet(node),
+                                       hint="output to_jsonb(t) or the columns themselves")
+        end_node = node.this if isinstance(node, exp.Column) else alias
+        start, end = alias.meta.get("start"), end_node.meta.get("end")
+        if start is None or end is None:
+            raise UnsupportedConstruct(model, "a whole-row reference the analysis cannot locate in the SQL",
+                                       where=_snippet(node), hint="write the columns out, or please report it")
+        edits.append((start, end, f"{FREEZE.format(number)}({text[alias.meta['start']:alias.meta['end'] + 1]})"))
+    if not edits:
+        return None
+    for start, end, replacement in sorted(edits, reverse=True):
+        text = text[:start] + replacement + text[end + 1:]
+    return text
 
 
 def _in_unused_cte(scope: Scope, scopes: list[Scope]) -> bool:
@@ -384,7 +445,8 @@ def _null_extended(select: exp.Expression) -> set[str]:
     return out
 
 
-def _recompute(sql: str, model: str, tables: dict[tuple[str, str], Table], key_names: list[str]) -> str | None:
+def _recompute(sql: str, model: str, tables: dict[tuple[str, str], Table], key_names: list[str],
+               numbers: dict[tuple[str, str], int]) -> str | None:
     """The model's SELECT with each window scope restricted to the partitions of the keys.
 
     apply(keys) filters the SELECT's output by key; PostgreSQL cannot push that filter below a
@@ -433,7 +495,11 @@ def _recompute(sql: str, model: str, tables: dict[tuple[str, str], Table], key_n
                            for i, c in enumerate(common, start=1)]
             select.where(_and(restriction), copy=False)
             changed = True
-    return tree.sql(DIALECT) if changed else None
+    if not changed:
+        return None
+    for node, alias, number in list(_whole_rows(tree, scopes, numbers)):  # frozen, as in Plan.deploy
+        node.replace(exp.Anonymous(this=FREEZE.format(number), expressions=[exp.TableColumn(this=alias.copy())]))
+    return tree.sql(DIALECT)
 
 
 def _unalias(projection: exp.Expression) -> exp.Expression:

@@ -12,6 +12,8 @@
 --   once and stores object identities, not names. Generated per tview <b>:
 --     @schema@."<b>__def"           view: the model's SELECT
 --     @schema@."<b>__row_<n>"       type: the columns the tview reads from source n
+--     @schema@."<b>__freeze_<n>"(row)   SQL function: a whole row of source n as its columns at build
+--                                   (`to_jsonb(t)` keeps its keys when a column is added later)
 --     @schema@."<b>__keys_<n>"(rows)    SQL function: the tview keys that changed rows of source n reach
 --     @schema@."<b>__recompute"(keys)   SQL function: the SELECT restricted by key (window functions)
 --   Objects created later in any schema cannot change what they call; renamed tables and columns are
@@ -94,6 +96,8 @@ ALTER TABLE @schema@.tview_source ADD COLUMN IF NOT EXISTS whole_row boolean NOT
 ALTER TABLE @schema@.tview_source ADD COLUMN IF NOT EXISTS row_security boolean[];
 -- Deparsed CREATE FUNCTION of <b>__keys_<n>.
 ALTER TABLE @schema@.tview_source ADD COLUMN IF NOT EXISTS keys_function text;
+-- Deparsed CREATE FUNCTION of <b>__freeze_<n> (whole-row sources).
+ALTER TABLE @schema@.tview_source ADD COLUMN IF NOT EXISTS freeze_function text;
 
 -- One row per tview, updated by every maintaining statement. The UPDATE is the concurrency
 -- control: under READ COMMITTED it waits for a concurrent maintainer to commit, and the statements
@@ -311,7 +315,7 @@ END $$;
 -- renamed column, a new column taking an old name, or swapped names fail the write, loudly,
 -- instead of feeding it the wrong values.
 CREATE OR REPLACE FUNCTION @schema@._columns_ok(p_tview text, p_source text, p_names text[], p_types text[],
-                                                p_whole_row boolean, p_definition text,
+                                                p_base text, p_definition text,
                                                 p_raise boolean DEFAULT true)
 RETURNS boolean
 LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp
@@ -334,17 +338,20 @@ BEGIN
                array_agg(a.attnum ORDER BY a.attnum)
         INTO v_names, v_types, v_nums
         FROM pg_attribute a
-        WHERE a.attrelid = v_rel AND a.attnum > 0 AND NOT a.attisdropped
-          AND (p_whole_row OR a.attname = ANY (p_names));
+        WHERE a.attrelid = v_rel AND a.attnum > 0 AND NOT a.attisdropped AND a.attname = ANY (p_names);
         IF v_names IS DISTINCT FROM p_names OR v_types IS DISTINCT FROM p_types THEN
             v_why := format('the columns of %s it reads changed since it was built: (%s) were (%s)', p_source,
                             array_to_string(v_names, ', '), array_to_string(p_names, ', '));
-        ELSIF NOT p_whole_row AND EXISTS (
+        ELSIF EXISTS (  -- each is a column the bound objects read (not a new column of an old name)
                 SELECT FROM unnest(v_nums) AS n(attnum)
-                WHERE NOT EXISTS (SELECT FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid
-                                  WHERE d.classid = 'pg_rewrite'::regclass AND r.ev_class = v_view
-                                    AND d.refclassid = 'pg_class'::regclass AND d.refobjid = v_rel
-                                    AND d.refobjsubid IN (n.attnum, 0))) THEN
+                WHERE NOT EXISTS (
+                    SELECT FROM pg_depend d
+                    WHERE d.refclassid = 'pg_class'::regclass AND d.refobjid = v_rel AND d.refobjsubid IN (n.attnum, 0)
+                      AND ((d.classid = 'pg_rewrite'::regclass
+                            AND d.objid IN (SELECT r.oid FROM pg_rewrite r WHERE r.ev_class = v_view))
+                           OR (d.classid = 'pg_proc'::regclass
+                               AND d.objid IN (SELECT p.oid FROM pg_proc p WHERE p.pronamespace = '@schema@'::regnamespace
+                                               AND left(p.proname, length(p_base) + 2) = p_base || '__'))))) THEN
             v_why := format('a column of %s it reads by name is not the column it was built from (renamed?)', p_source);
         END IF;
     END IF;
@@ -466,10 +473,30 @@ DECLARE
     v_def    text := @schema@._def(p_id);
     v_keys   text;   -- RETURNS TABLE of the key functions
     v_types  text[];
+    v_deploy text := coalesce(p_plan->>'deploy', p_definition);
+    v_recompute text;
 BEGIN
     SELECT * INTO t FROM @schema@.tview WHERE tview_id = p_id;
+    v_recompute := t.recompute;
+    FOR s IN SELECT * FROM @schema@.tview_source WHERE tview_id = p_id ORDER BY source_no LOOP
+        PERFORM @schema@._create_row_type(p_id, s);
+        IF s.whole_row THEN
+            EXECUTE format($f$CREATE FUNCTION @schema@.%1$I(tviews_row %2$I.%3$I) RETURNS @schema@.%4$I
+LANGUAGE sql IMMUTABLE STRICT
+BEGIN ATOMIC
+    SELECT ROW(%5$s)::@schema@.%4$I;
+END$f$, t.base_name || '__freeze_' || s.source_no, s.source_schema, s.source_name, t.base_name || '__row_' || s.source_no,
+                (SELECT string_agg(format('$1.%I', c), ', ') FROM unnest(s.columns) c));
+        END IF;
+        v_deploy := replace(v_deploy, format('__TVIEWS_FREEZE_%s__', s.source_no),
+                            format('@schema@.%I', t.base_name || '__freeze_' || s.source_no));
+        v_recompute := replace(v_recompute, format('__TVIEWS_FREEZE_%s__', s.source_no),
+                               format('@schema@.%I', t.base_name || '__freeze_' || s.source_no));
+    END LOOP;
+    UPDATE @schema@.tview SET recompute = v_recompute WHERE tview_id = p_id;
+
     PERFORM set_config('search_path', p_search_path, true);
-    EXECUTE format('CREATE VIEW %s AS %s', v_def, p_definition);
+    EXECUTE format('CREATE VIEW %s AS %s', v_def, v_deploy);
     PERFORM set_config('search_path', 'pg_catalog, pg_temp', true);
 
     -- The key columns' types, as the view computes them.
@@ -480,9 +507,6 @@ BEGIN
                FROM generate_subscripts(v_types, 1) AS i);
 
     FOR s IN SELECT * FROM @schema@.tview_source WHERE tview_id = p_id ORDER BY source_no LOOP
-        EXECUTE format('CREATE TYPE @schema@.%I AS (%s)', t.base_name || '__row_' || s.source_no,
-            (SELECT string_agg(format('%I %s', c, s.column_types[i]), ', ')
-             FROM unnest(s.columns) WITH ORDINALITY AS u(c, i)));
         PERFORM set_config('search_path', p_search_path, true);
         EXECUTE format($f$CREATE FUNCTION @schema@.%I(tviews_rows @schema@.%I[]) RETURNS TABLE (%s)
 LANGUAGE sql STABLE
@@ -493,7 +517,7 @@ END$f$, t.base_name || '__keys_' || s.source_no, t.base_name || '__row_' || s.so
         PERFORM set_config('search_path', 'pg_catalog, pg_temp', true);
     END LOOP;
 
-    IF t.recompute IS NOT NULL THEN
+    IF v_recompute IS NOT NULL THEN
         PERFORM set_config('search_path', p_search_path, true);
         EXECUTE format($f$CREATE FUNCTION @schema@.%I(%s) RETURNS SETOF %s
 LANGUAGE sql STABLE
@@ -501,10 +525,22 @@ BEGIN ATOMIC
     %s;
 END$f$, t.base_name || '__recompute',
             (SELECT string_agg(v_types[i] || '[]', ', ') FROM generate_subscripts(v_types, 1) AS i),
-            v_def, t.recompute);
+            v_def, v_recompute);
         PERFORM set_config('search_path', 'pg_catalog, pg_temp', true);
     END IF;
     PERFORM @schema@._record_bound(p_id);
+END $$;
+
+-- The composite type of the columns the tview reads from one source (the changed rows the glue
+-- hands to the key function; a frozen whole row).
+CREATE OR REPLACE FUNCTION @schema@._create_row_type(p_id integer, s @schema@.tview_source) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    EXECUTE format('CREATE TYPE @schema@.%I AS (%s)',
+        (SELECT base_name FROM @schema@.tview WHERE tview_id = p_id) || '__row_' || s.source_no,
+        (SELECT string_agg(format('%I %s', c, s.column_types[i]), ', ')
+         FROM unnest(s.columns) WITH ORDINALITY AS u(c, i)));
 END $$;
 
 -- Store the bound objects' deparsed definitions in the catalog.
@@ -522,7 +558,9 @@ BEGIN
             format('@schema@.%I', t.base_name || '__recompute')::regproc) END
     WHERE tview_id = p_id;
     UPDATE @schema@.tview_source s SET
-        keys_function = pg_get_functiondef(format('@schema@.%I', t.base_name || '__keys_' || s.source_no)::regproc)
+        keys_function = pg_get_functiondef(format('@schema@.%I', t.base_name || '__keys_' || s.source_no)::regproc),
+        freeze_function = CASE WHEN s.whole_row THEN pg_get_functiondef(
+            format('@schema@.%I', t.base_name || '__freeze_' || s.source_no)::regproc) END
     WHERE s.tview_id = p_id;
     PERFORM set_config('search_path', 'pg_catalog, pg_temp', true);
 END $$;
@@ -537,19 +575,22 @@ DECLARE
 BEGIN
     SELECT * INTO t FROM @schema@.tview WHERE tview_id = p_id;
     PERFORM @schema@._drop_bound(p_id);
-    EXECUTE format('CREATE VIEW %s AS %s', @schema@._def(p_id), t.definition);
     -- The columns read, as the source has them now (a replaced table may type them differently).
     UPDATE @schema@.tview_source u SET (columns, column_types) = (
         SELECT coalesce(array_agg(a.attname::text ORDER BY a.attnum), '{}'),
                coalesce(array_agg(format_type(a.atttypid, a.atttypmod) ORDER BY a.attnum), '{}')
         FROM pg_attribute a
         WHERE a.attrelid = format('%I.%I', u.source_schema, u.source_name)::regclass
-          AND a.attnum > 0 AND NOT a.attisdropped AND (u.whole_row OR a.attname = ANY (u.columns)))
+          AND a.attnum > 0 AND NOT a.attisdropped AND a.attname = ANY (u.columns))
     WHERE u.tview_id = p_id;
     FOR s IN SELECT * FROM @schema@.tview_source WHERE tview_id = p_id ORDER BY source_no LOOP
-        EXECUTE format('CREATE TYPE @schema@.%I AS (%s)', t.base_name || '__row_' || s.source_no,
-            (SELECT string_agg(format('%I %s', c, s.column_types[i]), ', ')
-             FROM unnest(s.columns) WITH ORDINALITY AS u(c, i)));
+        PERFORM @schema@._create_row_type(p_id, s);
+        IF s.whole_row THEN
+            EXECUTE s.freeze_function;
+        END IF;
+    END LOOP;
+    EXECUTE format('CREATE VIEW %s AS %s', @schema@._def(p_id), t.definition);
+    FOR s IN SELECT * FROM @schema@.tview_source WHERE tview_id = p_id ORDER BY source_no LOOP
         EXECUTE s.keys_function;
     END LOOP;
     IF t.recompute_function IS NOT NULL THEN
@@ -566,16 +607,17 @@ DECLARE
     s @schema@.tview_source;
 BEGIN
     SELECT * INTO t FROM @schema@.tview WHERE tview_id = p_id;
-    EXECUTE format('DROP FUNCTION IF EXISTS @schema@.%I', t.base_name || '__recompute');
-    FOR s IN SELECT * FROM @schema@.tview_source WHERE tview_id = p_id LOOP
-        EXECUTE format('DROP FUNCTION IF EXISTS @schema@.%I', t.base_name || '__keys_' || s.source_no);
-        EXECUTE format('DROP TYPE IF EXISTS @schema@.%I', t.base_name || '__row_' || s.source_no);
-    END LOOP;
-    -- apply() and full() read the view: they go first.
+    -- In dependency order: what reads the view, the view, what it calls, the types.
     EXECUTE format('DROP FUNCTION IF EXISTS @schema@.%I', t.base_name || '__apply');
     EXECUTE format('DROP FUNCTION IF EXISTS @schema@.%I', t.base_name || '__full');
     EXECUTE format('DROP FUNCTION IF EXISTS @schema@.%I', t.base_name || '__diff');
+    EXECUTE format('DROP FUNCTION IF EXISTS @schema@.%I', t.base_name || '__recompute');
     EXECUTE format('DROP VIEW IF EXISTS %s', @schema@._def(p_id));
+    FOR s IN SELECT * FROM @schema@.tview_source WHERE tview_id = p_id LOOP
+        EXECUTE format('DROP FUNCTION IF EXISTS @schema@.%I', t.base_name || '__freeze_' || s.source_no);
+        EXECUTE format('DROP FUNCTION IF EXISTS @schema@.%I', t.base_name || '__keys_' || s.source_no);
+        EXECUTE format('DROP TYPE IF EXISTS @schema@.%I', t.base_name || '__row_' || s.source_no);
+    END LOOP;
 END $$;
 
 -- No role but the owner may execute (or read) what maintenance generated.
@@ -872,7 +914,7 @@ BEGIN
     -- Folded at plan time (see _columns_ok).
     v_check := format('@schema@._columns_ok(%L, %L, %L::text[], %L::text[], %L, %L)',
                       format('%I.%I', t.tview_schema, t.tview_name), v_src, s.columns, s.column_types,
-                      s.whole_row, @schema@._def(p_id));
+                      t.base_name, @schema@._def(p_id));
     RETURN jsonb_build_object(
         'function', quote_ident(s.function_name),
         'keys', quote_ident(t.base_name || '__keys_' || s.source_no),
@@ -1205,6 +1247,10 @@ DECLARE
     v_types text[];
     v_who   text;
 BEGIN
+    IF position('__TVIEWS_FREEZE_' IN p_definition) > 0 THEN
+        PERFORM @schema@._raise('42601', format('tview %s: its SELECT contains __TVIEWS_FREEZE_', v_tv),
+            'The runtime uses that text as a placeholder.', 'Rename that text in the model.');
+    END IF;
     IF position('$tviews_body$' IN p_definition) > 0 THEN
         PERFORM @schema@._raise('42601', format('tview %s: its SELECT contains $tviews_body$', v_tv),
             'The runtime quotes generated code with that dollar-quote tag.', 'Rename that text in the model.');
@@ -1438,7 +1484,7 @@ BEGIN
            OR NOT EXISTS (SELECT FROM pg_proc WHERE pronamespace = '@schema@'::regnamespace
                           AND proname = t.base_name || '__keys_' || s.source_no)
            OR NOT @schema@._columns_ok('', format('%I.%I', s.source_schema, s.source_name), s.columns, s.column_types,
-                                       s.whole_row, @schema@._def(t.tview_id), false)
+                                       t.base_name, @schema@._def(t.tview_id), false)
            OR (SELECT ARRAY[relrowsecurity, relforcerowsecurity] FROM pg_class WHERE oid = v_src) IS DISTINCT FROM s.row_security THEN
             RETURN false;
         END IF;
