@@ -281,6 +281,8 @@ def test_cleanup_after_removing_a_model(consumer: ConsumerProject, mconn) -> Non
     assert_maintenance_exact(mconn, consumer)
     mconn.execute(f'update "{src}".tb_order set amount = 0')
     assert divergences(mconn, s) == []
+    res = consumer.run("run-operation", "tviews.cleanup")  # nothing left to remove: no error either
+    assert catalog_rows(mconn, [s]) == {f"{s}.tv_customer"}, res.text
 
 
 def test_cleanup_leaves_other_targets_alone(pg: PgTarget, consumer_template: Path, tmp_path: Path, mconn) -> None:

@@ -23,7 +23,11 @@
       {%- do live.append((node.schema ~ '.' ~ (node.alias or node.name)) | lower) -%}
     {%- endif -%}
   {%- endfor -%}
-  {%- set removed = run_query("select * from " ~ rt ~ ".gc()").columns[0].values() -%}
+  {#- A statement that opens the transaction the commit below ends (run_query does not open one). -#}
+  {% call statement('tviews_gc', fetch_result=True, auto_begin=True) -%}
+    select * from {{ rt }}.gc()
+  {%- endcall %}
+  {%- set removed = load_result('tviews_gc').table.columns[0].values() -%}
   {%- for name in removed -%}
     {{ log("tviews cleanup: forgot " ~ name ~ " (its table was dropped or replaced)", info=true) }}
   {%- endfor -%}

@@ -81,6 +81,8 @@ class SourcePlan:
     direct: bool
     # True when the model reads whole rows of it (to_jsonb(t)): every column counts
     whole_row: bool = False
+    # Key columns its key query looks up in the tview itself (see _KeyQueryBuilder._lookup)
+    lookups: tuple[tuple[str, ...], ...] = ()
 
     @property
     def qualified(self) -> str:
@@ -119,6 +121,7 @@ class Plan:
                     "key_query": s.key_query,
                     "direct": s.direct,
                     "whole_row": s.whole_row,
+                    "lookups": [list(lk) for lk in s.lookups],
                 }
                 for s in self.sources
             ],
@@ -308,6 +311,8 @@ def analyze(sql: str, *, model: str, unique_key: Sequence[str] | None, catalog: 
         if not live:
             ignored.append((schema, name))  # read only by CTEs nothing uses: cannot change the tview
             continue
+        for b in builders:
+            b.lookups = []
         queries = [q for occ in live for b in builders for q in b.build(*occ, columns)]
         if not queries:  # fail closed: a table whose changes reach no key would go stale
             raise UnsupportedConstruct(
@@ -322,6 +327,7 @@ def analyze(sql: str, *, model: str, unique_key: Sequence[str] | None, catalog: 
                 key_query=sql_union([sql for sql, _ in queries]),
                 direct=all(direct for _, direct in queries),
                 whole_row=whole_row,
+                lookups=tuple(dict.fromkeys(lk for b in builders for lk in b.lookups)),
             )
         )
     sources.sort(key=lambda s: (s.schema, s.name))
@@ -340,6 +346,9 @@ def analyze(sql: str, *, model: str, unique_key: Sequence[str] | None, catalog: 
 
 
 FREEZE = "__TVIEWS_FREEZE_{}__"
+# The tview itself, in key queries that look up the keys it holds (the runtime names it).
+SELF = "__TVIEWS_SELF__"
+SELF_ALIAS = "tviews_self"
 
 
 def _whole_rows(tree: exp.Expression, scopes: list[Scope], numbers: dict[tuple[str, str], int]
@@ -626,10 +635,10 @@ def _qualify(tree: exp.Expression, model: str, tables: dict[tuple[str, str], Tab
         message = _first_line(str(e))
         hint = ("qualify ambiguous columns with their table alias; every column must belong to a "
                 "table the SELECT reads")
-        unknown = re.search(r"Column '(?:\"?([^'\"]+)\"?)' could not be resolved", message)
+        unknown = re.search(r"Unknown column: \"?([^\"]+)\"?$|Column '\"?([^'\"]+)\"?' could not be resolved", message)
         if unknown:
             columns = sorted({c for t in tables.values() for c in t.columns})
-            close = difflib.get_close_matches(unknown.group(1), columns, n=3)
+            close = difflib.get_close_matches(unknown.group(1) or unknown.group(2), columns, n=3)
             hint = (f"did you mean {', '.join(close)}? " if close else "") + \
                 f"the tables it reads have the columns: {', '.join(columns)}"
         raise ParseError(
@@ -745,9 +754,13 @@ def _check_supported(tree: exp.Expression, scopes: list[Scope], model: str, cata
         if name in NON_DETERMINISTIC or cls.startswith("Current") or cls in ("Rand", "Localtime",
                                                                                "Localtimestamp"):
             # `now()` parses as CURRENT_TIMESTAMP: name it as written (only call syntax has a position)
-            shown = "now()" if cls == "CurrentTimestamp" and node.meta.get("start") is not None else name or cls
-            reject(f"{shown} depends on the clock, the session or a sequence", node,
-                   "store the value in a source column (e.g. a created_at default) and read that")
+            called = cls == "CurrentTimestamp" and node.meta.get("start") is not None
+            shown = "now()" if called else name or cls
+            where = node.parent if isinstance(node.parent, exp.Condition) else node
+            raise UnsupportedConstruct(
+                model, f"{shown} depends on the clock, the session or a sequence",
+                where=_snippet(where).replace("CURRENT_TIMESTAMP", "now()") if called else _snippet(where),
+                hint="store the value in a source column (e.g. a created_at default) and read that")
         if name in ORDER_SENSITIVE_AGGREGATES and not _is_ordered_aggregate(node):
             reject(f"{name}() without ORDER BY collects values in whatever order rows are read", node,
                    f"add ORDER BY inside the call, e.g. {name}(x ORDER BY <a unique column>): a recompute of "
@@ -1051,6 +1064,7 @@ class _KeyQueryBuilder:
         self.key_names = key_names
         self.key_exprs = key_exprs
         self.root_aliases = {a for a, _ in _own_items(self.root)}
+        self.lookups: list[tuple[str, ...]] = []  # key columns looked up in the tview (see _lookup)
 
     # -- entry ------------------------------------------------------------------------------------
 
@@ -1279,6 +1293,7 @@ class _KeyQueryBuilder:
         out = [self._main(step)]
         if step.delta_alias is not None:
             out += [(sql, False) for sql in self._unmatched(step)]
+            out += [(sql, False) for sql in self._lookup(step)]
         windows = _own_windows(root.expression)
         if windows:  # the keys of every row in a partition the change touches
             peers = self._keys_select(self._peers(root.expression, step, windows), self.key_exprs)
@@ -1408,6 +1423,42 @@ class _KeyQueryBuilder:
             keys = [_null_columns(k.copy(), nulled) for k in self.key_exprs]
             out.append(self._render(_prune(self._keys_select(select, keys), self._key_aliases())))
         return out
+
+    def _lookup(self, step: _Step) -> list[str]:
+        """Keys of the tview rows that hold, in the key columns computed from the changed table
+        alone, the values of a changed row: `SELECT <key> FROM <the tview> WHERE key_i = expr_i(delta)`.
+
+        The other key queries compute a row's key through the other tables at their current state.
+        When the same statement also changed those (an ON DELETE SET NULL cascade: the post loses its
+        author and the author is deleted), the key a row had before cannot be computed any more;
+        the tview itself still holds it. Added when the key also reads other tables; the runtime
+        indexes the columns it looks up."""
+        alias = step.delta_alias
+        own = [i for i, k in enumerate(self.key_exprs) if _aliases_in(k) == {alias} and not _has_subquery(k)]
+        if not own or len(own) == len(self.key_exprs):
+            return []
+        # Other key columns computed by function calls on the changed row (LATERAL unnest(p.tags))
+        # change with it: the other key queries compute them exactly.
+        items = {str(i.alias_or_name): i for i in _from_items(step.select)}
+        others = {a for i, k in enumerate(self.key_exprs) if i not in own for a in _aliases_in(k)} - {alias}
+        if all(a in items and not _is_relation(items[a]) and not isinstance(items[a], exp.Subquery)
+               and _free_aliases(items[a]) <= {alias} for a in others):
+            return []
+        self.lookups.append(tuple(self.key_names[i] for i in own))
+        delta_item = next(i for i in _from_items(step.select) if str(i.alias_or_name) == alias)
+        conditions = []
+        for i in own:
+            stored = exp.column(self.key_names[i], SELF_ALIAS, quoted=True)
+            value = self.key_exprs[i].copy()
+            conditions.append(exp.paren(exp.or_(
+                exp.EQ(this=stored.copy(), expression=value.copy()),
+                exp.and_(exp.Is(this=stored.copy(), expression=exp.Null()), exp.Is(this=value, expression=exp.Null())))))
+        select = exp.select(*[exp.alias_(exp.column(n, SELF_ALIAS, quoted=True), exp.to_identifier(n, quoted=True))
+                              for n in self.key_names]).distinct()
+        select.set("from_", exp.From(this=exp.Table(this=exp.to_identifier(SELF), alias=exp.TableAlias(
+            this=exp.to_identifier(SELF_ALIAS)))))
+        select.set("joins", [exp.Join(this=delta_item.copy(), on=_and(conditions))])
+        return [self._render(select)]
 
     def _nulled_closure(self, select: exp.Select, j: int, side: set[str]) -> set[str]:
         """The aliases that are NULL in a row whose `side` is NULL-extended at join `j`: `side`, and

@@ -98,6 +98,8 @@ ALTER TABLE @schema@.tview_source ADD COLUMN IF NOT EXISTS row_security boolean[
 ALTER TABLE @schema@.tview_source ADD COLUMN IF NOT EXISTS keys_function text;
 -- Deparsed CREATE FUNCTION of <b>__freeze_<n> (whole-row sources).
 ALTER TABLE @schema@.tview_source ADD COLUMN IF NOT EXISTS freeze_function text;
+-- Key column lists its key query looks up in the tview itself (indexed; see analysis _lookup).
+ALTER TABLE @schema@.tview_source ADD COLUMN IF NOT EXISTS lookups jsonb NOT NULL DEFAULT '[]';
 
 -- One row per tview, updated by every maintaining statement. The UPDATE is the concurrency
 -- control: under READ COMMITTED it waits for a concurrent maintainer to commit, and the statements
@@ -333,9 +335,9 @@ BEGIN
     ELSIF v_view IS NULL THEN
         v_why := format('its definition %s was dropped', p_definition);
     ELSE
-        SELECT array_agg(a.attname::text ORDER BY a.attnum),
-               array_agg(format_type(a.atttypid, a.atttypmod) ORDER BY a.attnum),
-               array_agg(a.attnum ORDER BY a.attnum)
+        SELECT coalesce(array_agg(a.attname::text ORDER BY a.attnum), '{}'),
+               coalesce(array_agg(format_type(a.atttypid, a.atttypmod) ORDER BY a.attnum), '{}'),
+               coalesce(array_agg(a.attnum ORDER BY a.attnum), '{}')
         INTO v_names, v_types, v_nums
         FROM pg_attribute a
         WHERE a.attrelid = v_rel AND a.attnum > 0 AND NOT a.attisdropped AND a.attname = ANY (p_names);
@@ -471,7 +473,6 @@ DECLARE
     t        @schema@.tview;
     s        @schema@.tview_source;
     v_def    text := @schema@._def(p_id);
-    v_keys   text;   -- RETURNS TABLE of the key functions
     v_types  text[];
     v_deploy text := coalesce(p_plan->>'deploy', p_definition);
     v_recompute text;
@@ -499,24 +500,7 @@ END$f$, t.base_name || '__freeze_' || s.source_no, s.source_schema, s.source_nam
     EXECUTE format('CREATE VIEW %s AS %s', v_def, v_deploy);
     PERFORM set_config('search_path', 'pg_catalog, pg_temp', true);
 
-    -- The key columns' types, as the view computes them.
-    SELECT array_agg(format_type(a.atttypid, a.atttypmod) ORDER BY k.o) INTO v_types
-    FROM unnest(t.key_columns) WITH ORDINALITY AS k(c, o)
-    JOIN pg_attribute a ON a.attrelid = v_def::regclass AND a.attname = k.c;
-    v_keys := (SELECT string_agg(format('tviews_k%s %s', i, v_types[i]), ', ')
-               FROM generate_subscripts(v_types, 1) AS i);
-
-    FOR s IN SELECT * FROM @schema@.tview_source WHERE tview_id = p_id ORDER BY source_no LOOP
-        PERFORM set_config('search_path', p_search_path, true);
-        EXECUTE format($f$CREATE FUNCTION @schema@.%I(tviews_rows @schema@.%I[]) RETURNS TABLE (%s)
-LANGUAGE sql STABLE
-BEGIN ATOMIC
-    WITH tviews_delta AS (SELECT * FROM unnest($1))
-    SELECT DISTINCT * FROM (%s) AS tviews_q;
-END$f$, t.base_name || '__keys_' || s.source_no, t.base_name || '__row_' || s.source_no, v_keys, s.key_query);
-        PERFORM set_config('search_path', 'pg_catalog, pg_temp', true);
-    END LOOP;
-
+    v_types := @schema@._key_types(p_id);
     IF v_recompute IS NOT NULL THEN
         PERFORM set_config('search_path', p_search_path, true);
         EXECUTE format($f$CREATE FUNCTION @schema@.%I(%s) RETURNS SETOF %s
@@ -529,6 +513,48 @@ END$f$, t.base_name || '__recompute',
         PERFORM set_config('search_path', 'pg_catalog, pg_temp', true);
     END IF;
     PERFORM @schema@._record_bound(p_id);
+END $$;
+
+-- The key columns' types, as the bound SELECT computes them.
+CREATE OR REPLACE FUNCTION @schema@._key_types(p_id integer) RETURNS text[]
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT array_agg(format_type(a.atttypid, a.atttypmod) ORDER BY k.o)
+    FROM @schema@.tview t, unnest(t.key_columns) WITH ORDINALITY AS k(c, o)
+    JOIN pg_attribute a ON a.attrelid = @schema@._def(p_id)::regclass AND a.attname = k.c
+    WHERE t.tview_id = p_id
+$$;
+
+-- The key functions: one per source, its key query over the changed rows, bound under the build's
+-- search_path. Created once the table exists: a key query may look up keys the tview holds.
+CREATE OR REPLACE FUNCTION @schema@._create_key_functions(p_id integer) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    t       @schema@.tview;
+    s       @schema@.tview_source;
+    v_types text[] := @schema@._key_types(p_id);
+    v_keys  text;
+BEGIN
+    SELECT * INTO t FROM @schema@.tview WHERE tview_id = p_id;
+    v_keys := (SELECT string_agg(format('tviews_k%s %s', i, v_types[i]), ', ') FROM generate_subscripts(v_types, 1) AS i);
+    FOR s IN SELECT * FROM @schema@.tview_source WHERE tview_id = p_id ORDER BY source_no LOOP
+        PERFORM set_config('search_path', t.settings->>'search_path', true);
+        EXECUTE format($f$CREATE FUNCTION @schema@.%I(tviews_rows @schema@.%I[]) RETURNS TABLE (%s)
+LANGUAGE sql STABLE
+BEGIN ATOMIC
+    WITH tviews_delta AS (SELECT * FROM unnest($1))
+    SELECT DISTINCT * FROM (%s) AS tviews_q;
+END$f$, t.base_name || '__keys_' || s.source_no, t.base_name || '__row_' || s.source_no, v_keys,
+            replace(s.key_query, '__TVIEWS_SELF__', format('%I.%I', t.tview_schema, t.tview_name)));
+        PERFORM set_config('search_path', 'pg_catalog, pg_temp', true);
+    END LOOP;
+    PERFORM set_config('search_path', '', true);
+    UPDATE @schema@.tview_source u SET
+        keys_function = pg_get_functiondef(format('@schema@.%I', t.base_name || '__keys_' || u.source_no)::regproc)
+    WHERE u.tview_id = p_id;
+    PERFORM set_config('search_path', 'pg_catalog, pg_temp', true);
+    PERFORM @schema@._revoke(p_id);
 END $$;
 
 -- The composite type of the columns the tview reads from one source (the changed rows the glue
@@ -558,7 +584,6 @@ BEGIN
             format('@schema@.%I', t.base_name || '__recompute')::regproc) END
     WHERE tview_id = p_id;
     UPDATE @schema@.tview_source s SET
-        keys_function = pg_get_functiondef(format('@schema@.%I', t.base_name || '__keys_' || s.source_no)::regproc),
         freeze_function = CASE WHEN s.whole_row THEN pg_get_functiondef(
             format('@schema@.%I', t.base_name || '__freeze_' || s.source_no)::regproc) END
     WHERE s.tview_id = p_id;
@@ -1287,10 +1312,11 @@ BEGIN
         WHERE a.attrelid = v_rel AND a.attnum > 0 AND NOT a.attisdropped
           AND a.attname IN (SELECT jsonb_array_elements_text(v_src->'columns'));
         INSERT INTO @schema@.tview_source (tview_id, source_schema, source_name, source_no, columns, column_types,
-                                           whole_row, key_query, direct, function_name, row_security)
+                                           whole_row, key_query, direct, function_name, row_security, lookups)
         SELECT v_id, v_src->>'schema', v_src->>'name', v_no, coalesce(v_cols, '{}'), coalesce(v_types, '{}'),
                coalesce((v_src->>'whole_row')::boolean, false), v_src->>'key_query', (v_src->>'direct')::boolean,
-               (v_base || '__src_' || v_no)::name, ARRAY[c.relrowsecurity, c.relforcerowsecurity]
+               (v_base || '__src_' || v_no)::name, ARRAY[c.relrowsecurity, c.relforcerowsecurity],
+               coalesce(v_src->'lookups', '[]')
         FROM pg_class c WHERE c.oid = v_rel;
     END LOOP;
 
@@ -1360,10 +1386,30 @@ BEGIN
     END IF;
     EXECUTE format('CREATE UNIQUE INDEX IF NOT EXISTS %I ON %s (%s) NULLS NOT DISTINCT',
                    t.base_name || '_key', v_rel, v_keys);
+    PERFORM @schema@._create_lookup_indexes(v_id);
+    PERFORM @schema@._create_key_functions(v_id);
     PERFORM @schema@._install_guard(v_id);
     PERFORM @schema@._install_triggers(v_id);
     PERFORM @schema@._check_recompute(v_id);
     RETURN v_id;
+END $$;
+
+-- Indexes for the key columns key queries look up in the tview (unless the key's index serves).
+CREATE OR REPLACE FUNCTION @schema@._create_lookup_indexes(p_id integer) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    t      @schema@.tview;
+    v_cols text[];
+BEGIN
+    SELECT * INTO t FROM @schema@.tview WHERE tview_id = p_id;
+    FOR v_cols IN SELECT DISTINCT ARRAY(SELECT jsonb_array_elements_text(lk))
+                  FROM @schema@.tview_source s, jsonb_array_elements(s.lookups) lk WHERE s.tview_id = p_id LOOP
+        CONTINUE WHEN v_cols = t.key_columns[1:cardinality(v_cols)];
+        EXECUTE format('CREATE INDEX IF NOT EXISTS %I ON %I.%I (%s)',
+                       @schema@._short_name(t.base_name, array_to_string(v_cols, ','), 'lookup'),
+                       t.tview_schema, t.tview_name, (SELECT string_agg(quote_ident(c), ', ') FROM unnest(v_cols) c));
+    END LOOP;
 END $$;
 
 -- The guard trigger of a tview (see guard()). The WHEN clause is the fast path for maintenance's
