@@ -219,6 +219,24 @@ select c.pk_customer, c.name from {{ source('shop', 'tb_customer') }} c
         yml.unlink()
 
 
+def test_contract_changes_rebuild_and_constraints_draw_no_warning(built: Built, mconn) -> None:
+    """dbt does not warn that a tview ignores contract constraints (it applies them), and a changed contract (a constraint added) rebuilds the tview instead of keeping it."""
+    assert "Constraint types are not supported" not in built.first.text
+    p = built.project
+    schema_yml = p.project_dir / "models" / "schema.yml"
+    try:
+        schema_yml.write_text(SCHEMA_YML.replace(
+            "        data_type: text\n", "        data_type: text\n        constraints: [{type: not_null}]\n"))
+        res = p.run("run", "-s", "tv_contracted")
+        assert res.statuses()["tv_contracted"] != "KEEP (unchanged)", res.text[-2000:]
+        assert "Constraint types are not supported" not in res.text
+        assert one(mconn, "select attnotnull from pg_attribute where attrelid = %s::regclass and attname = 'name'",
+                   f'"{built.schema}".tv_contracted') is True
+    finally:
+        schema_yml.write_text(SCHEMA_YML)
+        p.run("run", "-s", "tv_contracted")
+
+
 def test_custom_schema_and_alias(built: Built, mconn) -> None:
     """`schema` and `alias` configs put the tview at <target schema>_extra.tv_aliased, registered and maintained there."""
     extra = built.schema + "_extra"

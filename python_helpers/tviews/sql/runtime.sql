@@ -1537,9 +1537,13 @@ BEGIN
         FOR v_m IN SELECT * FROM @schema@._members(v_src) LOOP
             IF (SELECT count(*) FROM pg_trigger g WHERE g.tgrelid = v_m.rel AND g.tgenabled <> 'D'
                 AND g.tgname IN (SELECT s.trigger_name || x FROM unnest(@schema@._trigger_suffixes()) x)) <> 4 THEN
-                RETURN false;
+                RETURN false;  -- a partition or child added since the build, or triggers disabled
             END IF;
         END LOOP;
+        IF EXISTS (SELECT FROM pg_trigger g WHERE g.tgname = s.trigger_name || '_ins'
+                   AND g.tgrelid NOT IN (SELECT m.rel FROM @schema@._members(v_src) m)) THEN
+            RETURN false;  -- a partition or child detached since the build: the SELECT lost its rows
+        END IF;
     END LOOP;
     RETURN true;
 END $$;
