@@ -193,3 +193,16 @@ def test_a_source_with_inheritance_children_is_refused_or_maintained(conn: Any) 
     finally:
         conn.execute(f"drop schema if exists {s} cascade")
         conn.execute("select tviews.gc()")
+
+
+def test_detaching_a_partition_or_disabling_triggers_is_reported(conn: Any, events: str) -> None:
+    """DETACH PARTITION (the SELECT loses rows without a write) and disabled triggers make is_intact() false; repair() restores an exact tview."""
+    s = f'"{events}"'
+    conn.execute(f"alter table {s}.tb_event detach partition {s}.tb_event_2024")
+    assert not is_intact(conn, events, "tv_event")
+    assert list(conn.execute("select * from tviews.repair()").fetchall())
+    assert is_intact(conn, events, "tv_event") and diff(conn, events, "tv_event") == []
+    conn.execute(f"alter table {s}.tb_account disable trigger all")
+    assert not is_intact(conn, events, "tv_event")
+    conn.execute(f"alter table {s}.tb_account enable trigger all")
+    assert is_intact(conn, events, "tv_event")
