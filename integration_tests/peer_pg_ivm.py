@@ -343,6 +343,13 @@ RS_STEPS = (
     "dlt_s AS (DELETE FROM base_s WHERE i = 3 RETURNING 1) SELECT NULL",
     "ROLLBACK",
 )
+# the same kind of statement, written so that the old row of each side no longer joins the new
+# state of the other (both sides change in one statement)
+RS_BOTH_SIDES_STEPS = (
+    "BEGIN",
+    "WITH d AS (DELETE FROM base_r WHERE i = 1 RETURNING 0), u AS (UPDATE base_s SET i = 5 WHERE i = 1 RETURNING 0) SELECT",
+    "ROLLBACK",
+)
 RI_STEPS = ("BEGIN", "UPDATE ri1 SET i=10 where i=1", "DELETE FROM ri1 WHERE i=2", "ROLLBACK")
 EXISTS_STEPS = (
     "BEGIN",
@@ -842,7 +849,7 @@ VIEWS += [
       "FROM t AS t1 JOIN t AS t2 ON t1.i = t2.i", ("id1", "id2"), CTE_MULTI_STEPS),
     V("mv_simultaneous_keyed", f"{_PGIVM}: simultaneous table changes, keyed", "inner join", "rs_id",
       "SELECT r.id AS rid, s.id AS sid, r.v AS v1, s.v AS v2 FROM base_r AS r JOIN base_s AS s USING(i)",
-      ("rid", "sid"), RS_STEPS),
+      ("rid", "sid"), RS_STEPS + RS_BOTH_SIDES_STEPS),
     V("mv_ivm_exists_subquery_keyed", f"{_PGIVM}: subquery using EXISTS(), keyed", "EXISTS subquery", "ab_id",
       f"SELECT a.id, a.i, a.j FROM mv_base_a a WHERE {_EX}", ("id",), EXISTS_STEPS),
     V("mv_ivm_subquery_keyed", f"{_PGIVM}: simple subquery in FROM clause, keyed", "derived table", "ab_id",
