@@ -350,9 +350,9 @@ def test_the_harness_sees_a_stale_tview(peer_conn: psycopg.Connection[Any]) -> N
     assert len(random_dml(view, RANDOM_STATEMENTS)) == RANDOM_STATEMENTS
     out = run_view(peer_conn, view, statements=[
         "INSERT INTO mv_base_a VALUES (6, 60)",
-        "SELECT set_config('tviews.maintaining', 'on', false)",
+        "ALTER TABLE {tv} DISABLE TRIGGER tviews_guard",
         "DELETE FROM {tv} WHERE i = 1",
-        "SELECT set_config('tviews.maintaining', '', false)",
+        "ALTER TABLE {tv} ENABLE TRIGGER tviews_guard",
     ])
     assert out.built
     assert [(e.index, e.causes) for e in out.events[:1]] == [(2, ["maintenance"])]

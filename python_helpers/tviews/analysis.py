@@ -797,6 +797,13 @@ def _check_supported(tree: exp.Expression, scopes: list[Scope], model: str, cata
                         reject("a set-returning function in the select list changes the row count",
                                node, "move it to FROM (e.g. CROSS JOIN LATERAL jsonb_array_elements(..))"
                                " and aggregate it in a correlated subquery")
+        for item in _from_items(select):
+            # A function in FROM decides which rows exist; with a subquery in its arguments, the rows
+            # a change removes cannot be computed from the changed rows.
+            if not _is_relation(item) and not isinstance(item, exp.Subquery) and item.find(exp.Select) and not (
+                    isinstance(item, exp.Lateral) and isinstance(item.this, (exp.Subquery, exp.Select))):
+                reject("a subquery in the arguments of a function in FROM is not maintained", item,
+                       "join the subquery's table, or move the subquery to the select list or WHERE")
         for join in select.args.get("joins") or []:
             # A LATERAL function call (unnest, jsonb_array_elements..) reads only the row it is joined
             # to, like the implicit `FROM t, unnest(t.a)`: maintained. A LATERAL subquery is not.

@@ -389,6 +389,19 @@ BEGIN
                             TG_TABLE_SCHEMA, TG_TABLE_NAME);
 END $$;
 
+-- Raised by apply()/full() when two rows of the SELECT share a key: the key no longer identifies
+-- rows (data written after the build), and keeping one of them would leave the tview stale.
+CREATE OR REPLACE FUNCTION @schema@._duplicate_key(p_tview text, p_key text) RETURNS boolean
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RAISE EXCEPTION 'tview %: the unique key is not unique: key (%) has more than one row', p_tview, p_key
+        USING ERRCODE = '23505',
+              DETAIL = 'The write made two rows of the tview''s SELECT share a key; a tview keeps one row per key.',
+              HINT = 'Key the tview by columns that identify a row of the SELECT (a join may multiply rows, '
+                     'two UNION branches may produce the same key), or keep such data out of its sources.';
+END $$;
+
 -- BEFORE statement trigger on a partitioned source (and its partitioned partitions): marks the
 -- statement, so the row trigger cloned to partitions created after the build (_uncovered) lets the
 -- rows it routes through: the source's own statement triggers maintain them.
@@ -728,7 +741,7 @@ BEGIN
     PERFORM set_config('tviews.writing', <<marker>> || ':' || pg_trigger_depth(), true);
     WITH tviews_fresh AS MATERIALIZED (
         SELECT <<d_cols>> FROM <<recompute>> WHERE <<filter_d>>
-    ), tviews_removed AS (
+    ), <<dup_check>>, tviews_removed AS (
         DELETE FROM <<rel>> AS tviews_t WHERE <<filter_t>>
           AND NOT EXISTS (SELECT FROM tviews_fresh tviews_f WHERE <<match>>)
     )
@@ -751,7 +764,7 @@ BEGIN
     PERFORM set_config('tviews.writing', <<marker>> || ':' || pg_trigger_depth(), true);
     WITH tviews_fresh AS MATERIALIZED (
         SELECT <<d_cols>> FROM <<def>> AS tviews_d
-    ), tviews_removed AS (
+    ), <<dup_check>>, tviews_removed AS (
         DELETE FROM <<rel>> AS tviews_t WHERE NOT EXISTS (SELECT FROM tviews_fresh tviews_f WHERE <<match>>)
     )
     <<upsert>>;
@@ -871,7 +884,10 @@ BEGIN
     FROM pg_attribute a
     WHERE a.attrelid = p_rel::regclass AND a.attnum > 0 AND NOT a.attisdropped
       AND a.attname <> ALL (t.key_columns);
-    v_upsert := format('INSERT INTO %s AS tviews_t (%s) SELECT %s FROM tviews_fresh ON CONFLICT (%s) ',
+    -- The upsert reads tviews_dup, so a key that two rows of the SELECT share raises instead of one
+    -- row silently winning (the build checked uniqueness on the data it saw; later data can break it).
+    v_upsert := format('INSERT INTO %s AS tviews_t (%s) SELECT %s FROM tviews_fresh '
+                       'WHERE NOT EXISTS (SELECT FROM tviews_dup) ON CONFLICT (%s) ',
                        p_rel, array_to_string(p_cols, ', '), array_to_string(p_cols, ', '), array_to_string(p_key, ', '))
              || CASE WHEN v_set IS NULL THEN 'DO NOTHING'
                      ELSE format('DO UPDATE SET %s WHERE %s', v_set, v_changed) END;
@@ -898,6 +914,10 @@ BEGIN
                                          ELSE format('tviews_f.%1$s = tviews_t.%1$s', p_key[i]) END, ' AND ')
                   FROM generate_subscripts(p_key, 1) AS i),
         'upsert', v_upsert,
+        'dup_check', format('tviews_dup AS (SELECT @schema@._duplicate_key(%L, concat_ws(%L, %s)) FROM tviews_fresh '
+                            'GROUP BY %s HAVING count(*) > 1)', p_rel, ', ',
+                            (SELECT string_agg(format('coalesce(%s::text, %L)', k, 'NULL'), ', ') FROM unnest(p_key) k),
+                            array_to_string(p_key, ', ')),
         'key_decls', (SELECT string_agg(format('tviews_k%s %s[];', i, p_types[i]), E'\n    ')
                       FROM generate_subscripts(p_key, 1) AS i),
         'key_aggs', (SELECT string_agg(format('array_agg(tviews_k%s)', i), ', ') FROM generate_subscripts(p_key, 1) AS i),
