@@ -145,3 +145,14 @@ def test_mixed_case_names_are_resolved_as_postgresql_does(conn: Any, db: str) ->
     install_tview(conn, db, "tv_base", f'select b.id, upper(b.v) as v from "{db}".mv_base_A b', ["id"])
     exact_after_each(conn, db, ['insert into {s}."Order" values (3, 30)', 'update {s}."Order" set "Amount" = 0',
                                 "insert into {s}.mv_base_a values (2, 'b')", "update {s}.mv_base_A set v = 'z'"])
+
+
+def test_a_write_that_breaks_the_key_fails_instead_of_dropping_a_row(conn: Any, db: str) -> None:
+    """A write after the build that makes two rows of the SELECT share the key fails with 23505 naming the tview; the tview stays exact."""
+    install_tview(conn, db, "tv", f'select u.name, u.kind from "{db}".usr u', ["name"])
+    with pytest.raises(psycopg.errors.UniqueViolation, match="tv: the unique key is not unique"):
+        conn.execute(f"insert into \"{db}\".usr values (9, null, 'ann', 'z')")
+    install_tview(conn, db, "tv_all", f'select u.kind from "{db}".usr u where u.kind is not null', ["kind"])
+    with pytest.raises(psycopg.errors.UniqueViolation, match="tv_all: the unique key is not unique"):
+        conn.execute(f"insert into \"{db}\".usr values (9, null, 'dee', 'a')")
+    assert divergences(conn, db) == []
