@@ -231,8 +231,13 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT string_agg(quote_ident(r.rolname), ', ' ORDER BY r.rolname)
     FROM pg_roles r
+    -- pg_database_owner (owner of schema public since PostgreSQL 15) is whoever owns the database
+    CROSS JOIN LATERAL (SELECT CASE WHEN r.rolname = 'pg_database_owner'
+                                    THEN (SELECT datdba FROM pg_database WHERE datname = current_database())
+                                    ELSE r.oid END AS acting) a
     WHERE NOT r.rolsuper
-      AND NOT pg_has_role(r.oid, p_owner, 'MEMBER')
+      AND NOT (SELECT rolsuper FROM pg_roles WHERE oid = a.acting)
+      AND NOT pg_has_role(a.acting, p_owner, 'MEMBER')
       AND (has_schema_privilege(r.oid, p_schema, 'CREATE')
            OR r.oid = (SELECT nspowner FROM pg_namespace WHERE oid = p_schema))
 $$;
