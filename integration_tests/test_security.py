@@ -721,3 +721,42 @@ def test_writer_presetting_tviews_origin_cannot_make_maintenance_skip_its_write(
     att.execute(f"delete from {a}.orders where id = 1")
     problems = sec.problems_after_attack("tv_customers", model, before)
     assert problems == [], fmt(problems)
+
+
+# ------------------------------------------------------------------------------------------------
+# The search_path maintenance runs with: only schemas no untrusted role can create objects in
+# ------------------------------------------------------------------------------------------------
+
+
+def pinned_path(sec: SecEnv, name: str) -> str:
+    return str(sec.admin.execute(f"select search_path from {qi(sec.runtime)}.tview where tview_name = %s",
+                                 (name,)).fetchone()[0])  # type: ignore[index]
+
+
+def test_schema_others_can_create_in_is_left_out_of_maintenance_search_path_with_a_notice(sec: SecEnv) -> None:
+    """A schema of the build's search_path in which another role can create objects is left out of maintenance's search_path, and the build says so; the owner's own schema stays."""
+    make_users(sec)
+    sec.grant_public_create()
+    notices: list[str] = []
+    sec.owner_conn.add_notice_handler(lambda d: notices.append(d.message_primary or ""))
+    sec.owner_conn.execute(f"set search_path = {qi(sec.app)}, public")
+    try:
+        sec.build_tview("tv_users", users_model(sec), ["id"])
+    finally:
+        sec.owner_conn.execute("reset search_path")
+    path = pinned_path(sec, "tv_users")
+    assert path == f"pg_catalog, {sec.app}, pg_temp", path
+    assert any("schema public is left out" in n for n in notices), notices
+
+
+def test_public_owned_by_the_owners_database_is_kept(sec: SecEnv) -> None:
+    """`public`, owned by pg_database_owner, is trusted when the tview's owner owns the database (and nobody else may create in it)."""
+    make_users(sec)
+    sec.admin.execute(f"alter database {qi(sec.target.dbname)} owner to {qi(sec.owner)}")
+    try:
+        sec.owner_conn.execute(f"set search_path = {qi(sec.app)}, public")
+        sec.build_tview("tv_users", users_model(sec), ["id"])
+        sec.owner_conn.execute("reset search_path")
+        assert pinned_path(sec, "tv_users") == f"pg_catalog, {sec.app}, public, pg_temp"
+    finally:
+        sec.admin.execute(f"alter database {qi(sec.target.dbname)} owner to postgres")
