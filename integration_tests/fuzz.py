@@ -36,7 +36,7 @@ CLI (a private database on the server the tests would use: TVIEWS_TEST_DSN, else
 else embedded PostgreSQL; dropped at the end):
     python integration_tests/fuzz.py --queries 500 --writes 30 --seed 1 [--dsn DSN] [--plain-names]
         [--minimize-budget SECONDS] [--max-minimize N] [--out DIR] [--brief] [--verbose]
-    python integration_tests/fuzz.py --replay DIR/bug-1-3.json
+    python integration_tests/fuzz.py --replay DIR/bug-1-3.json [--shrink --minimize-budget 300]
 It prints the counts per outcome, then every bug with its reproducer (minimized for at most
 --max-minimize of them, the most different first). Exit status 1 when any bug was found.
 
@@ -656,7 +656,7 @@ class QueryGen:
         where = f" WHERE {' AND '.join(conds)}" if conds else ""
         pk = [r for r in refs if r.name in PKS[inner.table or ""]]
         order_pk = ", ".join(r.sql for r in pk)
-        form = self.weighted({"agg": 4, "lookup": 1, "top1": 1.2, "topn": 0.6, "nolimitorder": 0.15})
+        form = self.weighted({"agg": 4, "lookup": 1, "top1": 1.2, "topn": 0.6, "nolimitorder": 0.3})
         if form == "lookup" and sub is not None and conds and len(pk) == 1 and conds[0].startswith(pk[0].sql + " ="):
             v = self.pick([r for r in refs if r not in pk])
             return self.subq(f"SELECT {v.sql} FROM {frm}{where}"), v.type
@@ -1807,7 +1807,7 @@ def query_candidates(sql: str, key: list[str]) -> Iterator[str]:
         """`(a JOIN b ON ..)` as a FROM item: drop the parentheses (in a JOIN, the inner joins
         follow it)."""
         table = node.this
-        if not isinstance(table, exp.Table):
+        if not isinstance(table, (exp.Table, exp.Subquery)):
             return False
         joins = table.args.get("joins") or []
         table.set("joins", None)
@@ -1851,9 +1851,9 @@ def features(sql: str) -> list[str]:
         out.add(f"{side or ('CROSS' if kind == 'CROSS' else 'INNER')} JOIN" if j.args.get("on") or kind == "CROSS"
                 or side else "comma join")
     for s in tree.find_all(exp.Subquery):
-        if isinstance(s.this, exp.Table):
+        if isinstance(s.this, (exp.Table, exp.Subquery)):
             out.add("parenthesized join")
-        elif isinstance(s.parent, (exp.From, exp.Join)):
+        elif isinstance(s.parent, (exp.From, exp.Join)) or s.alias:
             out.add("derived table")
         elif not isinstance(s.parent, (exp.In, exp.Exists)):
             inner = s.this
@@ -1883,10 +1883,10 @@ def features(sql: str) -> list[str]:
         joins = list(select.args.get("joins") or [])
         from_ = select.args.get("from_")
         for sub in [from_.this] if from_ is not None else []:  # FROM (a JOIN b ..)
-            if isinstance(sub, exp.Subquery) and isinstance(sub.this, exp.Table):
+            if isinstance(sub, exp.Subquery) and isinstance(sub.this, (exp.Table, exp.Subquery)):
                 joins += sub.this.args.get("joins") or []
         for j in list(joins):  # a LEFT JOIN (b JOIN c ..)
-            if isinstance(j.this, exp.Subquery) and isinstance(j.this.this, exp.Table):
+            if isinstance(j.this, exp.Subquery) and isinstance(j.this.this, (exp.Table, exp.Subquery)):
                 joins += j.this.this.args.get("joins") or []
         if sum(1 for j in joins if (j.side or "").upper() in ("LEFT", "RIGHT", "FULL")) >= 2:
             out.add("2+ outer joins")
@@ -1939,7 +1939,7 @@ class Bug:
         return "\n".join(lines)
 
 
-@dataclass
+@dataclass(repr=False)
 class Report:
     counts: Counter[str] = field(default_factory=Counter)
     by_shape: dict[str, Counter[str]] = field(default_factory=dict)
@@ -1950,6 +1950,9 @@ class Report:
     seconds: float = 0.0
     slowest: list[tuple[float, int]] = field(default_factory=list)  # (seconds, query index)
     built_features: Counter[str] = field(default_factory=Counter)
+
+    def __repr__(self) -> str:
+        return f"<Report: {self.queries} queries, {len(self.bugs)} bugs>"
 
     @property
     def queries(self) -> int:
@@ -2149,6 +2152,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-minimize", type=int, default=12, help="bugs to minimize at most")
     ap.add_argument("--out", type=Path, help="write each bug's reproducer as JSON here")
     ap.add_argument("--replay", type=Path, help="rerun a reproducer written by --out")
+    ap.add_argument("--shrink", action="store_true", help="with --replay: minimize it (--minimize-budget)")
     ap.add_argument("--plain-names", action="store_true",
                     help='spell the mixed-case columns of ord ("OrderNo", ..) in lower case')
     ap.add_argument("--brief", action="store_true", help="one line per bug that was not minimized")
@@ -2160,8 +2164,16 @@ def main(argv: list[str] | None = None) -> int:
             repro = Repro.from_dict(json.loads(args.replay.read_text()))
             with Fuzzer(dsn).connect() as conn:
                 result = run_repro(conn, repro)
+                if args.shrink and result.is_bug:
+                    m = Minimizer(conn, args.minimize_budget, repro.plain)
+                    try:
+                        repro = m.minimize(repro, result)
+                    finally:
+                        m.close()
+                    result = run_repro(conn, repro)
             print(repro.text())
             print(f"-> {result.kind} {result.detail}")
+            print("   features: " + ", ".join(features(repro.query.sql)))
             for p, d in result.rows:
                 print(f"   {p}: {json.dumps(d, sort_keys=True)}")
             return 1 if result.is_bug else 0
