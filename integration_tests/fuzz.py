@@ -1210,7 +1210,7 @@ class Outcome:
 
 
 BUGS = (Outcome.CRASHED, Outcome.STALE, Outcome.WRITE_CRASH)
-CLEAR_INSTALL_STATES = {"23502", "23505", "42P01", "42703"}
+CLEAR_INSTALL_STATES = {"23502", "23505", "42P01", "42703", "0A000", "42501"}
 
 
 @dataclass
@@ -1279,12 +1279,18 @@ class Case:
         except Exception as e:  # noqa: BLE001 - anything else is a crash of the analysis
             return Result(Outcome.CRASHED, f"analysis raised {type(e).__name__}: {first_line(str(e))}",
                           subkind=type(e).__name__)
+        # As the materialization does: prepare() binds the SELECT, the table is populated from it with
+        # maintenance's settings, install() checks the key and installs the triggers; one transaction.
         try:
-            c.execute(f'create table "{self.schema}"."{TVIEW}" as {sql}')
-        except psycopg.Error as e:
-            return Result(Outcome.INVALID, f"create table as: {e.sqlstate}: {first_line(str(e))}")
-        try:
-            c.execute("select tviews.install(%s, %s, %s, %s, 'h')", (self.schema, TVIEW, json.dumps(plan), sql))
+            with c.transaction():
+                bound = c.execute("select tviews.prepare(%s, %s, %s, %s, 'h')",
+                                  (self.schema, TVIEW, json.dumps(plan), sql)).fetchone()[0]  # type: ignore[index]
+                c.execute("select set_config('search_path', %s, true), set_config('row_security', 'off', true)",
+                          (bound["search_path"],))
+                c.execute(f'create table "{self.schema}"."{TVIEW}" as select * from {bound["relation"]}')
+                c.execute("select set_config('search_path', %s, true), set_config('row_security', %s, true)",
+                          (bound["restore"]["search_path"], bound["restore"]["row_security"]))
+                c.execute("select tviews.install(%s, %s)", (self.schema, TVIEW))
         except psycopg.Error as e:
             msg = first_line(e.diag.message_primary or str(e))
             if e.sqlstate in CLEAR_INSTALL_STATES and msg.startswith("tview "):

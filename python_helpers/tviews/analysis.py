@@ -1304,6 +1304,8 @@ class _KeyQueryBuilder:
         windows = _own_windows(root.expression)
         if windows:  # the keys of every row in a partition the change touches
             peers = self._keys_select(self._peers(root.expression, step, windows), self.key_exprs)
+            if step.select.args.get("with_"):  # the CTEs the root's FROM reads
+                peers.set("with_", step.select.args["with_"].copy())
             out.append((self._render(_prune(peers, self._key_aliases())), False))
         return out
 
