@@ -157,7 +157,7 @@ def generated_functions(conn: psycopg.Connection[Any], runtime: str = "tviews") 
     """Names of every generated (per-tview) function in the runtime schema."""
     return {r[0] for r in q(conn, r"""
         select proname::text from pg_proc where pronamespace = to_regnamespace(%s)
-          and proname ~ '__(apply|full|diff|recompute|src_[0-9]+|keys_[0-9]+|freeze_[0-9]+)$'""", runtime)}
+          and proname ~ '__(apply|full|diff|recompute|src_[0-9]+|keys_[0-9]+)$'""", runtime)}
 
 
 def expected_functions(conn: psycopg.Connection[Any], runtime: str = "tviews",

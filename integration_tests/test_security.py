@@ -721,6 +721,18 @@ def test_writer_presetting_tviews_origin_cannot_make_maintenance_skip_its_write(
     att.execute(f"delete from {a}.orders where id = 1")
     problems = sec.problems_after_attack("tv_customers", model, before)
     assert problems == [], fmt(problems)
+    # Forged inside a DO block, whose own frame ("inline_code_block") is on the call stack, and with
+    # a fake stack line in the text of an EXECUTEd statement.
+    fn = sec.admin.execute(f"select s.function_name from {qi(sec.runtime)}.tview_source s "
+                           "where s.source_name = 'customers'").fetchone()[0]  # type: ignore[index]
+    att.execute(f"""do $$ begin
+        perform set_config('tviews.origin', '{sec.app}.customers|inline_code_block', true);
+        perform set_config('tviews.origin', '{sec.app}.customers', true);
+        execute 'insert into {a}.orders values (4, 2) /* ' || chr(10) || 'PL/pgSQL function {sec.runtime}.{fn}() line 1 at PERFORM */';
+        update {a}.orders set customer = 1 where id = 3;
+    end $$""")
+    problems = sec.problems_after_attack("tv_customers", model, before)
+    assert problems == [], fmt(problems)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -760,3 +772,54 @@ def test_public_owned_by_the_owners_database_is_kept(sec: SecEnv) -> None:
         assert pinned_path(sec, "tv_users") == f"pg_catalog, {sec.app}, public, pg_temp"
     finally:
         sec.admin.execute(f"alter database {qi(sec.target.dbname)} owner to postgres")
+
+
+def test_session_settings_that_change_results_are_pinned(sec: SecEnv) -> None:
+    """A writer's gin_fuzzy_search_limit (a GIN scan returns a random subset) and quote_all_identifiers (quote_ident output) do not reach the tview."""
+    a = qi(sec.app)
+    o = sec.owner_conn
+    o.execute(f"create table {a}.docs (id integer primary key, grp integer not null, name text not null, tags jsonb not null)")
+    o.execute(f"insert into {a}.docs select g, g % 3, 'n' || g, '[\"a\"]' from generate_series(1, 3000) g")
+    o.execute(f"create index on {a}.docs using gin (tags)")
+    o.execute(f"analyze {a}.docs")
+    sec.grant_writer("docs")
+    counts = f"select d.grp, count(*) as n from {a}.docs d where d.tags @> '[\"a\"]' group by d.grp"
+    sec.build_tview("tv_counts", counts, ["grp"])
+    idents = f"select d.id, quote_ident(d.name) as ident from {a}.docs d"
+    sec.build_tview("tv_idents", idents, ["id"])
+    before = sec.attacker_privileges()
+    att = sec.attacker_conn
+    att.execute(f"update {a}.docs set name = 'x' where id = 1")  # plans the generated functions first
+    att.execute("set enable_seqscan = off")
+    att.execute("set gin_fuzzy_search_limit = 10")
+    att.execute("set quote_all_identifiers = on")
+    att.execute(f"insert into {a}.docs values (5000, 1, 'abc', '[\"a\"]')")
+    att.execute(f"update {a}.docs set name = 'abc' where id = 2")
+    for name, model in (("tv_counts", counts), ("tv_idents", idents)):
+        problems = sec.problems_after_attack(name, model, before)
+        assert problems == [], fmt(problems)
+
+
+def test_operator_planted_before_the_build_cannot_run_as_the_owner(sec: SecEnv) -> None:
+    """An operator `||`(text, integer) planted in public before the build, where the owner's search_path reaches it: neither the runtime's own code nor the model (which concatenates a text and an integer) runs it as the owner; a model bound to it is refused."""
+    a = qi(sec.app)
+    o = sec.owner_conn
+    o.execute(f"create table {a}.items (id integer primary key, name text not null)")
+    o.execute(f"insert into {a}.items values (1, 'a'), (2, 'b')")
+    sec.grant_writer("items")
+    sec.grant_public_create()
+    att = sec.attacker_conn
+    fn = f"cat_{sec.tag}"
+    att.execute(f"create function public.{qi(fn)}(text, integer) returns text language plpgsql immutable "
+                f"as $p$ begin perform {sec.spy('public.||(text, integer)')}; "
+                "return $1 operator(pg_catalog.||) $2::text; end $p$")
+    att.execute(f"create operator public.|| (leftarg = text, rightarg = integer, function = public.{qi(fn)})")
+    before = sec.attacker_privileges()
+    # the runtime's own code concatenates text and integers while it builds
+    sec.build_tview("tv_items", f"select i.id, i.name from {a}.items i", ["id"])
+    att.execute(f"update {a}.items set name = 'c' where id = 1")
+    assert sec.problems_after_attack("tv_items", f"select i.id, i.name from {a}.items i", before) == []
+    # a model that would bind to the planted operator is refused
+    with pytest.raises(psycopg.errors.InsufficientPrivilege, match="which roles other than its owner can replace"):
+        sec.build_tview("tv_labels", f"select i.id, 'item:' || i.id as label from {a}.items i", ["id"])
+    assert sec.spy_rows_as(sec.owner) == []

@@ -504,7 +504,10 @@ def test_direct_write_to_a_tview_is_rejected(blog: Blog, statement: str) -> None
     with pytest.raises(errors.ObjectNotInPrerequisiteState) as info:
         blog.sql(statement)
     assert info.value.sqlstate == "55000"
-    assert "it is a tview" in info.value.diag.message_primary
+    verb = statement.split()[0]
+    name = statement.split(".")[1].split()[0]
+    assert info.value.diag.message_primary == (
+        f"cannot {verb} {blog.project.schema}.{name}: it is a tview, maintained from its sources"), info.value.diag.message_primary
     assert info.value.diag.message_hint and "refresh" in info.value.diag.message_hint
     assert blog.snapshot() == before
 

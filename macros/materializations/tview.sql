@@ -101,6 +101,10 @@
       from that view, with the settings maintenance will use, so the build and every later
       recompute compute alike. -#}
   {%- set bound = tviews.prepare(target_relation, sql, plan) -%}
+  {%- for schema in bound.left_out -%}
+    {{ log("tview " ~ target_relation ~ ": schema " ~ schema ~ " is left out of the search_path of its maintenance: "
+           ~ "other roles can create objects in it (revoke CREATE from them if its functions are needed)", info=True) }}
+  {%- endfor -%}
   {%- set populate = 'select * from ' ~ bound.relation -%}
 
   {%- if existing_relation is none -%}

@@ -104,9 +104,10 @@ class Plan:
     key_nullable: tuple[bool, ...] = ()
     # Tables read only by CTEs that nothing references: their writes cannot change the tview
     ignored: tuple[tuple[str, str], ...] = ()
-    # The SELECT to deploy when it differs from the model's text: whole-row references to source n
-    # wrapped in __TVIEWS_FREEZE_<n>__(..), which the runtime binds to the row's columns at build
-    # (so a column added later does not change the tview's rows). None: the model's text.
+    # The SELECT to deploy when it differs from the model's text: each whole-row reference to
+    # source n written as its columns at build, ROW(t.c1, ..)::__TVIEWS_ROW_<n>__ (the runtime's
+    # composite type of them), so a column added later does not change the tview's rows. None: the
+    # model's text.
     deploy: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -338,24 +339,24 @@ def analyze(sql: str, *, model: str, unique_key: Sequence[str] | None, catalog: 
         sources=tuple(sources),
         lineage=_lineage(branches[0], scopes),
         recompute=_recompute(sql, model, tables, key_names, numbers),
-        deploy=_deploy(_strip(sql), qualified, scopes, branches, numbers, model),
+        deploy=_deploy(_strip(sql), qualified, scopes, branches, numbers, tables, model),
         key_nullable=tuple(any(_may_be_null(exprs[i], branch, catalog) for branch, exprs in zip(branches, key_exprs))
                            for i in range(len(key_names))),
         ignored=tuple(sorted(set(ignored) - {(s.schema, s.name) for s in sources})),
     )
 
 
-FREEZE = "__TVIEWS_FREEZE_{}__"
+ROW_TYPE = "__TVIEWS_ROW_{}__"
 # The tview itself, in key queries that look up the keys it holds (the runtime names it).
 SELF = "__TVIEWS_SELF__"
 SELF_ALIAS = "tviews_self"
 
 
 def _whole_rows(tree: exp.Expression, scopes: list[Scope], numbers: dict[tuple[str, str], int]
-                ) -> Iterator[tuple[exp.Expression, exp.Identifier, int]]:
+                ) -> Iterator[tuple[exp.Expression, exp.Identifier, tuple[str, str]]]:
     """Whole-row references to a source table (`to_jsonb(p)`, `f(p.*)`): (node, its alias
-    identifier, the source's number). `p.*` as an output column is left out: PostgreSQL expands it
-    into columns when it binds the SELECT."""
+    identifier, the source's (schema, name)). `p.*` as an output column is left out: PostgreSQL
+    expands it into columns when it binds the SELECT."""
     by_select = {id(sc.expression): sc for sc in scopes}
     for node in list(tree.find_all(exp.TableColumn, exp.Column)):
         if isinstance(node, exp.TableColumn):
@@ -372,19 +373,25 @@ def _whole_rows(tree: exp.Expression, scopes: list[Scope], numbers: dict[tuple[s
         source = dict(_own_items(owner)).get(str(alias.name)) if owner is not None else None
         if _is_relation(source):
             assert isinstance(source, exp.Table)
-            number = numbers.get((source.db, source.name))
-            if number is not None:
-                yield node, alias, number
+            if (source.db, source.name) in numbers:
+                yield node, alias, (source.db, source.name)
+
+
+def _frozen_row(alias: str, table: Table, number: int) -> str:
+    """A whole row as the columns it has now, typed by the runtime's composite type of them (so
+    to_jsonb() keeps its keys); NULL where an outer join NULL-extends it, as the whole row is."""
+    columns = ", ".join(f"{alias}.{exp.to_identifier(c, quoted=True).sql(DIALECT)}" for c in table.columns)
+    return f"(CASE WHEN {alias}.ctid IS NULL THEN NULL ELSE ROW({columns})::{ROW_TYPE.format(number)} END)"
 
 
 def _deploy(text: str, tree: exp.Expression, scopes: list[Scope], branches: list[Scope],
-            numbers: dict[tuple[str, str], int], model: str) -> str | None:
-    """The model's text with each whole-row reference to a source wrapped in the placeholder of its
-    source's freeze function (see Plan.deploy); None when there is none. Edits are made at the
-    positions the parser recorded, so everything else stays exactly as written."""
+            numbers: dict[tuple[str, str], int], tables: dict[tuple[str, str], Table], model: str) -> str | None:
+    """The model's text with each whole-row reference to a source written as the row of its columns
+    at build (see Plan.deploy); None when there is none. Edits are made at the positions the parser
+    recorded, so everything else stays exactly as written."""
     outputs = {id(_unalias(p)) for b in branches for p in b.expression.expressions}
     edits: list[tuple[int, int, str]] = []
-    for node, alias, number in _whole_rows(tree, scopes, numbers):
+    for node, alias, source in _whole_rows(tree, scopes, numbers):
         if id(node) in outputs:
             raise UnsupportedConstruct(model, "a whole row as an output column", where=_snippet(node),
                                        hint="output to_jsonb(t) or the columns themselves")
@@ -393,7 +400,8 @@ def _deploy(text: str, tree: exp.Expression, scopes: list[Scope], branches: list
         if start is None or end is None:
             raise UnsupportedConstruct(model, "a whole-row reference the analysis cannot locate in the SQL",
                                        where=_snippet(node), hint="write the columns out, or please report it")
-        edits.append((start, end, f"{FREEZE.format(number)}({text[alias.meta['start']:alias.meta['end'] + 1]})"))
+        written = text[alias.meta["start"]:alias.meta["end"] + 1]
+        edits.append((start, end, _frozen_row(written, tables[source], numbers[source])))
     if not edits:
         return None
     for start, end, replacement in sorted(edits, reverse=True):
@@ -426,6 +434,10 @@ def _may_be_null(expr: exp.Expression, scope: Scope, catalog: Catalog, depth: in
         return _may_be_null(expr.this, scope, catalog, depth + 1)
     if not isinstance(expr, exp.Column) or not expr.table:
         return True
+    for c in _conjuncts(scope.expression.args.get("where")):  # WHERE x IS NOT NULL
+        if isinstance(c, exp.Is) and c.args.get("negate") and isinstance(c.expression, exp.Null) \
+                and isinstance(c.this, exp.Column) and (c.this.table, c.this.name) == (expr.table, expr.name):
+            return False
     alias = str(expr.table)
     if alias in _null_extended(scope.expression):
         return True
@@ -506,8 +518,8 @@ def _recompute(sql: str, model: str, tables: dict[tuple[str, str], Table], key_n
             changed = True
     if not changed:
         return None
-    for node, alias, number in list(_whole_rows(tree, scopes, numbers)):  # frozen, as in Plan.deploy
-        node.replace(exp.Anonymous(this=FREEZE.format(number), expressions=[exp.TableColumn(this=alias.copy())]))
+    for node, alias, source in list(_whole_rows(tree, scopes, numbers)):  # frozen, as in Plan.deploy
+        node.replace(sqlglot.parse_one(_frozen_row(alias.sql(DIALECT), tables[source], numbers[source]), read=DIALECT))
     return tree.sql(DIALECT)
 
 
@@ -755,7 +767,9 @@ def _check_supported(tree: exp.Expression, scopes: list[Scope], model: str, cata
                                                                                "Localtimestamp"):
             # `now()` parses as CURRENT_TIMESTAMP: name it as written (only call syntax has a position)
             called = cls == "CurrentTimestamp" and node.meta.get("start") is not None
-            shown = "now()" if called else name or cls
+            keyword = name in ("current_date", "current_time", "current_timestamp", "current_user", "session_user",
+                               "current_role", "user", "localtime", "localtimestamp")
+            shown = "now()" if called else (name if keyword else f"{name}()") if name else cls
             where = node.parent if isinstance(node.parent, exp.Condition) else node
             raise UnsupportedConstruct(
                 model, f"{shown} depends on the clock, the session or a sequence",

@@ -11,9 +11,8 @@
 -- * Everything derived from the model's SQL is BOUND when the tview is built: PostgreSQL parses it
 --   once and stores object identities, not names. Generated per tview <b>:
 --     @schema@."<b>__def"           view: the model's SELECT
---     @schema@."<b>__row_<n>"       type: the columns the tview reads from source n
---     @schema@."<b>__freeze_<n>"(row)   SQL function: a whole row of source n as its columns at build
---                                   (`to_jsonb(t)` keeps its keys when a column is added later)
+--     @schema@."<b>__row_<n>"       type: the columns the tview reads from source n (the changed
+--                                   rows; a whole row `to_jsonb(t)` as it was at build)
 --     @schema@."<b>__keys_<n>"(rows)    SQL function: the tview keys that changed rows of source n reach
 --     @schema@."<b>__recompute"(keys)   SQL function: the SELECT restricted by key (window functions)
 --   Objects created later in any schema cannot change what they call; renamed tables and columns are
@@ -96,8 +95,6 @@ ALTER TABLE @schema@.tview_source ADD COLUMN IF NOT EXISTS whole_row boolean NOT
 ALTER TABLE @schema@.tview_source ADD COLUMN IF NOT EXISTS row_security boolean[];
 -- Deparsed CREATE FUNCTION of <b>__keys_<n>.
 ALTER TABLE @schema@.tview_source ADD COLUMN IF NOT EXISTS keys_function text;
--- Deparsed CREATE FUNCTION of <b>__freeze_<n> (whole-row sources).
-ALTER TABLE @schema@.tview_source ADD COLUMN IF NOT EXISTS freeze_function text;
 -- Key column lists its key query looks up in the tview itself (indexed; see analysis _lookup).
 ALTER TABLE @schema@.tview_source ADD COLUMN IF NOT EXISTS lookups jsonb NOT NULL DEFAULT '[]';
 
@@ -252,7 +249,7 @@ AS $$
                                  'bytea_output', 'lc_monetary', 'lc_numeric', 'lc_time',
                                  'default_text_search_config', 'timezone_abbreviations', 'array_nulls',
                                  'standard_conforming_strings', 'xmlbinary', 'xmloption',
-                                 'search_path']) AS s(name)
+                                 'quote_all_identifiers', 'search_path']) AS s(name)
 $$;
 
 -- The search_path maintenance runs with: pg_catalog, then the schemas of the build's effective
@@ -268,8 +265,7 @@ DECLARE
     v_who  text;
 BEGIN
     FOREACH v_nsp IN ARRAY coalesce(p_schemas, '{}') LOOP
-        -- The runtime schema stays out: the glue names what it calls there, and _nested_in
-        -- relies on PL/pgSQL printing its functions schema-qualified.
+        -- The runtime schema stays out: the glue names what it calls there.
         CONTINUE WHEN v_nsp IN ('pg_catalog', 'pg_temp') OR v_nsp LIKE 'pg_temp_%'
                    OR to_regnamespace(quote_ident(v_nsp)) = '@schema@'::regnamespace;
         v_who := @schema@._untrusted_creators(to_regnamespace(quote_ident(v_nsp))::oid, p_owner);
@@ -290,7 +286,9 @@ END $$;
 CREATE OR REPLACE FUNCTION @schema@._pinned(p_id integer) RETURNS jsonb
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT (t.settings - 'search_path') || jsonb_build_object('search_path', t.search_path, 'row_security', 'off')
+    -- gin_fuzzy_search_limit makes a GIN index scan return a random subset of its rows.
+    SELECT (t.settings - 'search_path') || jsonb_build_object('search_path', t.search_path, 'row_security', 'off',
+                                                              'gin_fuzzy_search_limit', '0')
     FROM @schema@.tview t WHERE t.tview_id = p_id
 $$;
 
@@ -325,7 +323,7 @@ CREATE OR REPLACE FUNCTION @schema@._columns_ok(p_tview text, p_source text, p_n
                                                 p_base text, p_definition text,
                                                 p_raise boolean DEFAULT true)
 RETURNS boolean
-LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp SET quote_all_identifiers = off
 AS $$
 DECLARE
     v_rel   regclass := to_regclass(p_source);
@@ -338,7 +336,7 @@ BEGIN
     IF v_rel IS NULL THEN
         v_why := format('source %s no longer exists (renamed or dropped)', p_source);
     ELSIF v_view IS NULL THEN
-        v_why := format('its definition %s was dropped', p_definition);
+        v_why := format('its definition %s was dropped (DROP .. CASCADE of something it reads)', p_definition);
     ELSE
         SELECT coalesce(array_agg(a.attname::text ORDER BY a.attnum), '{}'),
                coalesce(array_agg(format_type(a.atttypid, a.atttypmod) ORDER BY a.attnum), '{}'),
@@ -346,9 +344,15 @@ BEGIN
         INTO v_names, v_types, v_nums
         FROM pg_attribute a
         WHERE a.attrelid = v_rel AND a.attnum > 0 AND NOT a.attisdropped AND a.attname = ANY (p_names);
-        IF v_names IS DISTINCT FROM p_names OR v_types IS DISTINCT FROM p_types THEN
-            v_why := format('the columns of %s it reads changed since it was built: (%s) were (%s)', p_source,
-                            array_to_string(v_names, ', '), array_to_string(p_names, ', '));
+        IF EXISTS (SELECT FROM unnest(p_names) n WHERE n <> ALL (v_names)) THEN
+            v_why := format('column(s) %s of %s no longer exist under that name (renamed or dropped)',
+                            (SELECT string_agg(quote_ident(n), ', ') FROM unnest(p_names) n WHERE n <> ALL (v_names)),
+                            p_source);
+        ELSIF v_names IS DISTINCT FROM p_names THEN
+            v_why := format('columns of %s it reads were renamed among themselves: (%s) are now in the order (%s)',
+                            p_source, array_to_string(p_names, ', '), array_to_string(v_names, ', '));
+        ELSIF v_types IS DISTINCT FROM p_types THEN
+            v_why := format('columns of %s it reads changed type', p_source);
         ELSIF EXISTS (  -- each is a column the bound objects read (not a new column of an old name)
                 SELECT FROM unnest(v_nums) AS n(attnum)
                 WHERE NOT EXISTS (
@@ -359,7 +363,8 @@ BEGIN
                            OR (d.classid = 'pg_proc'::regclass
                                AND d.objid IN (SELECT p.oid FROM pg_proc p WHERE p.pronamespace = '@schema@'::regnamespace
                                                AND left(p.proname, length(p_base) + 2) = p_base || '__'))))) THEN
-            v_why := format('a column of %s it reads by name is not the column it was built from (renamed?)', p_source);
+            v_why := format('a column of %s it reads is not the column it was built from (a renamed column''s name '
+                            'was given to another)', p_source);
         END IF;
     END IF;
     IF v_why IS NULL THEN
@@ -369,8 +374,10 @@ BEGIN
     END IF;
     RAISE EXCEPTION 'tview %: %', p_tview, v_why
         USING ERRCODE = '55000',
-              DETAIL = 'Its maintenance reads the changed rows of this table by column name; it stops rather than go stale.',
-              HINT = 'Undo the change, or update the model and run dbt run (after a rename of the table or a column it reads).';
+              DETAIL = CASE WHEN v_view IS NULL THEN 'It can no longer be maintained; writes to its sources fail rather than leave it stale.'
+                            ELSE 'Its maintenance reads the changed rows of this table by column name; it stops rather than go stale.' END,
+              HINT = CASE WHEN v_view IS NULL THEN 'Run dbt run for its model, or SELECT @schema@.gc() to drop it if its sources are gone.'
+                          ELSE 'Undo the change, or update the model and run dbt run (after a rename of the table or a column it reads).' END;
 END $$;
 
 -- BEFORE statement trigger on every tview: only its own maintenance writes it. Maintenance marks
@@ -387,7 +394,8 @@ BEGIN
                    WHERE c.oid = TG_RELID AND r.rolname = current_user) THEN
         RETURN NULL;
     END IF;
-    RAISE EXCEPTION 'cannot %s %I.%I: it is a tview, maintained from its sources', lower(TG_OP), TG_TABLE_SCHEMA, TG_TABLE_NAME
+    RAISE EXCEPTION '%', format('cannot %s %I.%I: it is a tview, maintained from its sources', lower(TG_OP),
+                                TG_TABLE_SCHEMA, TG_TABLE_NAME)
         USING ERRCODE = '55000',
               DETAIL = 'Rows of a tview are computed from its SELECT; a direct write would be overwritten or lost.',
               HINT = format('Write to its source tables instead, or run SELECT @schema@.refresh(%L, %L) to recompute it.',
@@ -432,24 +440,6 @@ BEGIN
               HINT = format('Write through %s, or run SELECT @schema@.repair() (or dbt run) to cover the partition.', TG_ARGV[1]);
 END $$;
 
--- Exactly once per statement (ADR 0004): is this trigger nested in the maintenance a statement on
--- `p_origin` started, so that the tview's own trigger on that table fires later in the statement?
--- tviews.origin is set by the glue around its maintenance; a writer can set it too, so it is
--- trusted only when the glue function it names is really on the call stack.
-CREATE OR REPLACE FUNCTION @schema@._nested_in(p_sources text[]) RETURNS boolean
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    v_origin text := current_setting('tviews.origin', true);
-    v_stack  text;
-BEGIN
-    IF coalesce(v_origin, '') = '' OR NOT split_part(v_origin, '|', 1) = ANY (p_sources) THEN
-        RETURN false;
-    END IF;
-    GET DIAGNOSTICS v_stack = PG_CONTEXT;
-    RETURN position(E'\nPL/pgSQL function ' || split_part(v_origin, '|', 2) || ' ' IN v_stack) > 0;
-END $$;
-
 -- Lock, in one global order (tview_id), the epoch rows of `p_self` and of every tview reachable
 -- from the relation: a statement maintains several tviews, some from inside others' maintenance,
 -- and two statements taking the same locks in different orders would deadlock.
@@ -488,49 +478,48 @@ RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    t        @schema@.tview;
-    s        @schema@.tview_source;
-    v_def    text := @schema@._def(p_id);
-    v_types  text[];
-    v_deploy text := coalesce(p_plan->>'deploy', p_definition);
+    t           @schema@.tview;
+    s           @schema@.tview_source;
+    v_def       text := @schema@._def(p_id);
+    v_types     text[];
+    v_deploy    text := coalesce(p_plan->>'deploy', p_definition);
     v_recompute text;
 BEGIN
     SELECT * INTO t FROM @schema@.tview WHERE tview_id = p_id;
     v_recompute := t.recompute;
     FOR s IN SELECT * FROM @schema@.tview_source WHERE tview_id = p_id ORDER BY source_no LOOP
         PERFORM @schema@._create_row_type(p_id, s);
-        IF s.whole_row THEN
-            EXECUTE format($f$CREATE FUNCTION @schema@.%1$I(tviews_row %2$I.%3$I) RETURNS @schema@.%4$I
-LANGUAGE sql IMMUTABLE STRICT
-BEGIN ATOMIC
-    SELECT ROW(%5$s)::@schema@.%4$I;
-END$f$, t.base_name || '__freeze_' || s.source_no, s.source_schema, s.source_name, t.base_name || '__row_' || s.source_no,
-                (SELECT string_agg(format('$1.%I', c), ', ') FROM unnest(s.columns) c));
-        END IF;
-        v_deploy := replace(v_deploy, format('__TVIEWS_FREEZE_%s__', s.source_no),
-                            format('@schema@.%I', t.base_name || '__freeze_' || s.source_no));
-        v_recompute := replace(v_recompute, format('__TVIEWS_FREEZE_%s__', s.source_no),
-                               format('@schema@.%I', t.base_name || '__freeze_' || s.source_no));
+        -- Whole rows of the source, written as its columns at build (see analysis Plan.deploy).
+        v_deploy := replace(v_deploy, format('__TVIEWS_ROW_%s__', s.source_no),
+                            format('@schema@.%I', t.base_name || '__row_' || s.source_no));
+        v_recompute := replace(v_recompute, format('__TVIEWS_ROW_%s__', s.source_no),
+                               format('@schema@.%I', t.base_name || '__row_' || s.source_no));
     END LOOP;
     UPDATE @schema@.tview SET recompute = v_recompute WHERE tview_id = p_id;
-
-    PERFORM set_config('search_path', p_search_path, true);
-    EXECUTE format('CREATE VIEW %s AS %s', v_def, v_deploy);
-    PERFORM set_config('search_path', 'pg_catalog, pg_temp', true);
-
-    v_types := @schema@._key_types(p_id);
+    PERFORM @schema@._execute_in(p_search_path, format('CREATE VIEW %s AS %s', v_def, v_deploy));
     IF v_recompute IS NOT NULL THEN
-        PERFORM set_config('search_path', p_search_path, true);
-        EXECUTE format($f$CREATE FUNCTION @schema@.%I(%s) RETURNS SETOF %s
+        v_types := @schema@._key_types(p_id);
+        PERFORM @schema@._execute_in(p_search_path, format($f$CREATE FUNCTION @schema@.%I(%s) RETURNS SETOF %s
 LANGUAGE sql STABLE
 BEGIN ATOMIC
     %s;
 END$f$, t.base_name || '__recompute',
             (SELECT string_agg(v_types[i] || '[]', ', ') FROM generate_subscripts(v_types, 1) AS i),
-            v_def, v_recompute);
-        PERFORM set_config('search_path', 'pg_catalog, pg_temp', true);
+            v_def, v_recompute));
     END IF;
     PERFORM @schema@._record_bound(p_id);
+END $$;
+
+-- Run one statement (the creation of a bound object from the model's SQL) with the given
+-- search_path. Nothing else runs while it is in effect: the path may hold schemas other roles
+-- write, where a planted operator would capture any expression this code evaluated. The
+-- function's SET clause restores the path on exit.
+CREATE OR REPLACE FUNCTION @schema@._execute_in(p_search_path text, p_sql text) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM pg_catalog.set_config('search_path', p_search_path, true);
+    EXECUTE p_sql;
 END $$;
 
 -- The key columns' types, as the bound SELECT computes them.
@@ -557,15 +546,15 @@ BEGIN
     SELECT * INTO t FROM @schema@.tview WHERE tview_id = p_id;
     v_keys := (SELECT string_agg(format('tviews_k%s %s', i, v_types[i]), ', ') FROM generate_subscripts(v_types, 1) AS i);
     FOR s IN SELECT * FROM @schema@.tview_source WHERE tview_id = p_id ORDER BY source_no LOOP
-        PERFORM set_config('search_path', t.settings->>'search_path', true);
-        EXECUTE format($f$CREATE FUNCTION @schema@.%I(tviews_rows @schema@.%I[]) RETURNS TABLE (%s)
+        PERFORM @schema@._execute_in(t.settings->>'search_path', format($f$CREATE FUNCTION @schema@.%I(tviews_rows @schema@.%I[]) RETURNS TABLE (%s)
 LANGUAGE sql STABLE
 BEGIN ATOMIC
     WITH tviews_delta AS (SELECT * FROM unnest($1))
     SELECT DISTINCT * FROM (%s) AS tviews_q;
 END$f$, t.base_name || '__keys_' || s.source_no, t.base_name || '__row_' || s.source_no, v_keys,
-            replace(s.key_query, '__TVIEWS_SELF__', format('%I.%I', t.tview_schema, t.tview_name)));
-        PERFORM set_config('search_path', 'pg_catalog, pg_temp', true);
+            replace(s.key_query, '__TVIEWS_SELF__', format('%I.%I', t.tview_schema, t.tview_name))));
+        PERFORM @schema@._check_trusted(p_id, 'pg_proc'::regclass,
+                                        format('@schema@.%I', t.base_name || '__keys_' || s.source_no)::regproc::oid);
     END LOOP;
     PERFORM set_config('search_path', '', true);
     UPDATE @schema@.tview_source u SET
@@ -601,16 +590,12 @@ BEGIN
         recompute_function = CASE WHEN t.recompute IS NOT NULL THEN pg_get_functiondef(
             format('@schema@.%I', t.base_name || '__recompute')::regproc) END
     WHERE tview_id = p_id;
-    UPDATE @schema@.tview_source s SET
-        freeze_function = CASE WHEN s.whole_row THEN pg_get_functiondef(
-            format('@schema@.%I', t.base_name || '__freeze_' || s.source_no)::regproc) END
-    WHERE s.tview_id = p_id;
     PERFORM set_config('search_path', 'pg_catalog, pg_temp', true);
 END $$;
 
 -- Re-create missing bound objects from their recorded definitions (after a source was replaced).
 CREATE OR REPLACE FUNCTION @schema@._recreate_bound(p_id integer) RETURNS void
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET quote_all_identifiers = off
 AS $$
 DECLARE
     t @schema@.tview;
@@ -628,9 +613,6 @@ BEGIN
     WHERE u.tview_id = p_id;
     FOR s IN SELECT * FROM @schema@.tview_source WHERE tview_id = p_id ORDER BY source_no LOOP
         PERFORM @schema@._create_row_type(p_id, s);
-        IF s.whole_row THEN
-            EXECUTE s.freeze_function;
-        END IF;
     END LOOP;
     EXECUTE format('CREATE VIEW %s AS %s', @schema@._def(p_id), t.definition);
     FOR s IN SELECT * FROM @schema@.tview_source WHERE tview_id = p_id ORDER BY source_no LOOP
@@ -643,7 +625,7 @@ BEGIN
 END $$;
 
 CREATE OR REPLACE FUNCTION @schema@._drop_bound(p_id integer) RETURNS void
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET client_min_messages = warning
 AS $$
 DECLARE
     t @schema@.tview;
@@ -657,7 +639,6 @@ BEGIN
     EXECUTE format('DROP FUNCTION IF EXISTS @schema@.%I', t.base_name || '__recompute');
     EXECUTE format('DROP VIEW IF EXISTS %s', @schema@._def(p_id));
     FOR s IN SELECT * FROM @schema@.tview_source WHERE tview_id = p_id LOOP
-        EXECUTE format('DROP FUNCTION IF EXISTS @schema@.%I', t.base_name || '__freeze_' || s.source_no);
         EXECUTE format('DROP FUNCTION IF EXISTS @schema@.%I', t.base_name || '__keys_' || s.source_no);
         EXECUTE format('DROP TYPE IF EXISTS @schema@.%I', t.base_name || '__row_' || s.source_no);
     END LOOP;
@@ -748,7 +729,7 @@ BEGIN
         SELECT <<d_cols>> FROM <<recompute>> WHERE <<filter_d>>
     ), <<dup_check>>, tviews_removed AS (
         DELETE FROM <<rel>> AS tviews_t WHERE <<filter_t>>
-          AND NOT EXISTS (SELECT FROM tviews_fresh tviews_f WHERE <<match>>)
+          AND <<vanished>>
     )
     <<upsert>>;
     PERFORM set_config('tviews.writing', coalesce(tviews_writing, ''), true);
@@ -770,7 +751,7 @@ BEGIN
     WITH tviews_fresh AS MATERIALIZED (
         SELECT <<d_cols>> FROM <<def>> AS tviews_d
     ), <<dup_check>>, tviews_removed AS (
-        DELETE FROM <<rel>> AS tviews_t WHERE NOT EXISTS (SELECT FROM tviews_fresh tviews_f WHERE <<match>>)
+        DELETE FROM <<rel>> AS tviews_t WHERE <<vanished>>
     )
     <<upsert>>;
     PERFORM set_config('tviews.writing', coalesce(tviews_writing, ''), true);
@@ -915,9 +896,18 @@ BEGIN
                           ELSE @schema@._def(p_id) || ' AS tviews_d' END,
         'filter_d', replace(array_to_string(v_filter, ' AND '), 'tviews_X.', 'tviews_d.'),
         'filter_t', replace(array_to_string(v_filter, ' AND '), 'tviews_X.', 'tviews_t.'),
-        'match', (SELECT string_agg(CASE WHEN p_null[i] THEN format('tviews_f.%1$s IS NOT DISTINCT FROM tviews_t.%1$s', p_key[i])
-                                         ELSE format('tviews_f.%1$s = tviews_t.%1$s', p_key[i]) END, ' AND ')
-                  FROM generate_subscripts(p_key, 1) AS i),
+        -- Rows of the tview whose key the SELECT no longer has. Plain equality first (a hash
+        -- anti-join); rows with a NULL key column, which it cannot match, are then matched
+        -- NULL-safely one by one (IS NOT DISTINCT FROM cannot be hashed: a full recompute would be
+        -- quadratic).
+        'vanished', format('NOT EXISTS (SELECT FROM tviews_fresh tviews_f WHERE %s)',
+                           (SELECT string_agg(format('tviews_f.%1$s = tviews_t.%1$s', p_key[i]), ' AND ')
+                            FROM generate_subscripts(p_key, 1) AS i))
+                    || CASE WHEN true = ANY (p_null) THEN format(' AND (NOT (%s) OR NOT EXISTS (SELECT FROM tviews_fresh tviews_f WHERE %s))',
+                           (SELECT string_agg(format('tviews_t.%s IS NULL', p_key[i]), ' OR ')
+                            FROM generate_subscripts(p_key, 1) AS i WHERE p_null[i]),
+                           (SELECT string_agg(format('tviews_f.%1$s IS NOT DISTINCT FROM tviews_t.%1$s', p_key[i]), ' AND ')
+                            FROM generate_subscripts(p_key, 1) AS i)) ELSE '' END,
         'upsert', v_upsert,
         'dup_check', format('tviews_dup AS (SELECT @schema@._duplicate_key(%L, concat_ws(%L, %s)) FROM tviews_fresh '
                             'GROUP BY %s HAVING count(*) > 1)', p_rel, ', ',
@@ -971,8 +961,11 @@ BEGIN
         'row_type', v_row,
         'src_schema', quote_literal(s.source_schema),
         'src_name', quote_literal(s.source_name),
-        -- the glue function as PL/pgSQL names it on the call stack (see _nested_in)
-        'origin', quote_literal(v_src || '|' || '@schema@'::regnamespace::text || '.' || quote_ident(s.function_name) || '()'),
+        'origin', quote_literal(v_src),
+        -- Only a tview is written by nothing but maintenance (the guard): a trigger on one fires
+        -- inside the maintenance that set tviews.origin. On a table, a writer could set it.
+        'nestable', (EXISTS (SELECT FROM @schema@.tview v
+                             WHERE v.tview_schema = s.source_schema AND v.tview_name = s.source_name))::text,
         'others', quote_literal(ARRAY(SELECT format('%I.%I', o.source_schema, o.source_name)
                                       FROM @schema@.tview_source o
                                       WHERE o.tview_id = p_id AND o.source_no <> s.source_no)::text) || '::text[]',
@@ -1028,8 +1021,8 @@ BEGIN
 
     -- Exactly once per statement (ADR 0004): inside the maintenance that a statement on another
     -- source of this tview started, this tview's trigger on that table fires later in the same
-    -- statement; leave the keys for it.
-    IF TG_OP <> 'TRUNCATE' AND @schema@._nested_in(<<others>>) THEN
+    -- statement; leave the keys for it. Trusted only on a tview source (see 'nestable').
+    IF <<nestable>> AND TG_OP <> 'TRUNCATE' AND tviews_origin = ANY (<<others>>) THEN
         IF cardinality(tviews_rows) > 0 THEN
             UPDATE @schema@.tview_epoch SET epoch = epoch + 1 WHERE tview_id = <<id>>;
             SELECT <<key_aggs>> INTO <<args>> FROM @schema@.<<keys>>(tviews_rows);
@@ -1128,7 +1121,7 @@ END $$;
 -- Drop the glue of a tview: triggers on its sources (and their partitions and children) and the
 -- functions _install_triggers created. Bound objects stay (see _drop_bound).
 CREATE OR REPLACE FUNCTION @schema@._drop_glue(p_id integer) RETURNS void
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET client_min_messages = warning
 AS $$
 DECLARE
     t @schema@.tview;
@@ -1152,7 +1145,7 @@ END $$;
 
 -- Drop everything generated for a tview (the table itself is left alone).
 CREATE OR REPLACE FUNCTION @schema@._drop_generated(p_id integer) RETURNS void
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET client_min_messages = warning
 AS $$
 DECLARE
     t @schema@.tview;
@@ -1168,6 +1161,62 @@ END $$;
 -- ================================================================================================
 -- Checks at build time, on what PostgreSQL itself resolved (a net under the analysis)
 -- ================================================================================================
+
+-- Can this role act as the owner anyway (superuser, or a member of the owner)? Then nothing it
+-- makes maintenance run gives it more than it has.
+CREATE OR REPLACE FUNCTION @schema@._harmless(p_role oid, p_owner name) RETURNS boolean
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+AS $$ SELECT coalesce((SELECT rolsuper FROM pg_roles WHERE oid = p_role), false) OR pg_has_role(p_role, p_owner, 'MEMBER') $$;
+
+-- Every function, operator and type a bound object calls (as PostgreSQL resolved them when the
+-- object was created under the build's search_path) must be one that only trusted roles can
+-- change: in pg_catalog, or owned by a harmless role in a schema where no untrusted role can
+-- create objects. Otherwise a role could plant a better match before the build, or replace it
+-- after, and maintenance would run its code as the owner.
+CREATE OR REPLACE FUNCTION @schema@._check_trusted(p_id integer, p_classid regclass, p_objid oid) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    t   @schema@.tview;
+    r   record;
+    v_who text;
+BEGIN
+    SELECT * INTO t FROM @schema@.tview WHERE tview_id = p_id;
+    FOR r IN
+        WITH objs AS (  -- a view's dependencies are recorded on its rewrite rule
+            SELECT 'pg_rewrite'::regclass AS classid, rw.oid AS objid FROM pg_rewrite rw
+            WHERE p_classid = 'pg_class'::regclass AND rw.ev_class = p_objid
+            UNION ALL SELECT p_classid, p_objid WHERE p_classid <> 'pg_class'::regclass),
+        deps AS (
+            SELECT DISTINCT d.refclassid, d.refobjid FROM pg_depend d JOIN objs o ON o.classid = d.classid AND o.objid = d.objid)
+        SELECT 'function' AS kind, p.oid::regprocedure::text AS what, p.pronamespace AS nsp, p.proowner AS owner
+        FROM deps JOIN pg_proc p ON deps.refclassid = 'pg_proc'::regclass AND p.oid = deps.refobjid
+        UNION ALL
+        SELECT 'operator', o.oid::regoperator::text, o.oprnamespace, o.oprowner
+        FROM deps JOIN pg_operator o ON deps.refclassid = 'pg_operator'::regclass AND o.oid = deps.refobjid
+        UNION ALL
+        SELECT 'function', p.oid::regprocedure::text, p.pronamespace, p.proowner
+        FROM deps JOIN pg_operator o ON deps.refclassid = 'pg_operator'::regclass AND o.oid = deps.refobjid
+        JOIN pg_proc p ON p.oid = o.oprcode
+        UNION ALL
+        SELECT 'type', ty.oid::regtype::text, ty.typnamespace, ty.typowner
+        FROM deps JOIN pg_type ty ON deps.refclassid = 'pg_type'::regclass AND ty.oid = deps.refobjid
+    LOOP
+        CONTINUE WHEN r.nsp IN ('pg_catalog'::regnamespace, '@schema@'::regnamespace);
+        v_who := @schema@._untrusted_creators(r.nsp, t.owner);
+        IF v_who IS NOT NULL OR NOT @schema@._harmless(r.owner, t.owner) THEN
+            PERFORM @schema@._raise('42501',
+                format('tview %I.%I: it calls %s %s, which roles other than its owner can replace', t.tview_schema,
+                       t.tview_name, r.kind, r.what),
+                CASE WHEN v_who IS NOT NULL
+                     THEN format('Roles %s can create objects in schema %s; maintenance runs as %I.', v_who,
+                                 r.nsp::regnamespace, t.owner)
+                     ELSE format('It is owned by role %s; maintenance runs as %I.', r.owner::regrole, t.owner) END,
+                'Use objects of schemas only the owner (or a superuser) can write, or revoke CREATE on the schema '
+                'from the other roles; then dbt run again.');
+        END IF;
+    END LOOP;
+END $$;
 
 -- Every relation the bound SELECT reads must be a maintained source, every function it calls
 -- must be deterministic, and a source with row-level security needs the model's explicit consent.
@@ -1284,7 +1333,7 @@ CREATE OR REPLACE FUNCTION @schema@.prepare(
     p_settings jsonb DEFAULT @schema@._build_settings(),
     p_schemas name[] DEFAULT current_schemas(false)
 ) RETURNS jsonb
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET quote_all_identifiers = off
 AS $$
 DECLARE
     v_tv    text := format('%I.%I', p_schema, p_name);
@@ -1297,8 +1346,8 @@ DECLARE
     v_types text[];
     v_who   text;
 BEGIN
-    IF position('__TVIEWS_FREEZE_' IN p_definition) > 0 THEN
-        PERFORM @schema@._raise('42601', format('tview %s: its SELECT contains __TVIEWS_FREEZE_', v_tv),
+    IF position('__TVIEWS_ROW_' IN p_definition) > 0 THEN
+        PERFORM @schema@._raise('42601', format('tview %s: its SELECT contains __TVIEWS_ROW_', v_tv),
             'The runtime uses that text as a placeholder.', 'Rename that text in the model.');
     END IF;
     IF position('$tviews_body$' IN p_definition) > 0 THEN
@@ -1347,11 +1396,21 @@ BEGIN
 
     PERFORM @schema@._create_bound(v_id, p_plan, p_definition, p_settings->>'search_path');
     PERFORM @schema@._check_bound(v_id, p_plan);
+    PERFORM @schema@._check_trusted(v_id, 'pg_class'::regclass, @schema@._def(v_id)::regclass::oid);
+    IF (SELECT recompute FROM @schema@.tview WHERE tview_id = v_id) IS NOT NULL THEN
+        PERFORM @schema@._check_trusted(v_id, 'pg_proc'::regclass,
+            format('@schema@.%I', v_base || '__recompute')::regproc::oid);
+    END IF;
     PERFORM @schema@._revoke(v_id);
     RETURN jsonb_build_object(
         'relation', @schema@._def(v_id),
         'search_path', (SELECT search_path FROM @schema@.tview WHERE tview_id = v_id),
         'row_security', 'off',
+        -- schemas of the build's path left out of maintenance's (others can create objects there)
+        'left_out', to_jsonb(ARRAY(SELECT n FROM unnest(p_schemas) n
+                                   WHERE n NOT IN ('pg_catalog', 'pg_temp') AND n NOT LIKE 'pg_temp_%'
+                                     AND to_regnamespace(quote_ident(n)) <> '@schema@'::regnamespace
+                                     AND @schema@._untrusted_creators(to_regnamespace(quote_ident(n))::oid, current_user) IS NOT NULL)),
         -- the caller's values, to put back after populating (row_security is not in our SET clause)
         'restore', jsonb_build_object('search_path', p_settings->>'search_path',
                                       'row_security', current_setting('row_security')));
@@ -1483,6 +1542,11 @@ LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE v_id integer := @schema@._tview_id(p_schema, p_name);
 BEGIN
+    IF to_regclass(@schema@._def(v_id)) IS NULL THEN
+        PERFORM @schema@._raise('55000', format('tview %I.%I is broken: its definition was dropped', p_schema, p_name),
+            'A DROP .. CASCADE of something its SELECT reads dropped it; its rows cannot be checked.',
+            'Run dbt run for its model, or SELECT @schema@.gc() to drop it if its sources are gone.');
+    END IF;
     RETURN QUERY EXECUTE format('SELECT * FROM @schema@.%I()',
         (SELECT base_name || '__diff' FROM @schema@.tview WHERE tview_id = v_id));
 END $$;
