@@ -510,7 +510,7 @@ def _recompute(sql: str, model: str, tables: dict[tuple[str, str], Table], key_n
             rows.set("from_", select.args["from_"].copy())
             rows.set("joins", [j.copy() for j in select.args.get("joins") or []] or None)
             conditions = _conjuncts(select.args.get("where")) + [
-                exp.EQ(this=k.copy(), expression=exp.Any(this=exp.paren(p.copy()))) for k, p in zip(keys, params)]
+                _key_in(k, p) for k, p in zip(keys, params)]
             rows.where(_and(conditions), copy=False)
             restriction = [_in_values(c, exp.column(f"tviews_p{i}", "tviews_p", quoted=True), rows, "tviews_p")
                            for i, c in enumerate(common, start=1)]
@@ -521,6 +521,15 @@ def _recompute(sql: str, model: str, tables: dict[tuple[str, str], Table], key_n
     for node, alias, source in list(_whole_rows(tree, scopes, numbers)):  # frozen, as in Plan.deploy
         node.replace(sqlglot.parse_one(_frozen_row(alias.sql(DIALECT), tables[source], numbers[source]), read=DIALECT))
     return tree.sql(DIALECT)
+
+
+def _key_in(key: exp.Expression, keys: exp.Expression) -> exp.Expression:
+    """`key = ANY($n) OR (key IS NULL AND array_position($n, NULL) IS NOT NULL)`: a NULL key is a key."""
+    return exp.paren(exp.or_(
+        exp.EQ(this=key.copy(), expression=exp.Any(this=exp.paren(keys.copy()))),
+        exp.and_(exp.Is(this=key.copy(), expression=exp.Null()),
+                 exp.Not(this=exp.Is(this=exp.Anonymous(this="array_position", expressions=[keys.copy(), exp.Null()]),
+                                     expression=exp.Null())))))
 
 
 def _unalias(projection: exp.Expression) -> exp.Expression:
@@ -1067,6 +1076,9 @@ class _Step:
     null_joins: list[tuple[int, set[str]]] = field(default_factory=list)
     # when the delta is in a correlated subquery of this scope: that subquery and its step
     subquery: tuple[Scope, "_Step"] | None = None
+    # outer joins that keep the delta item's rows whatever the other side: (join index, the other
+    # side's aliases). A changed row may find no match there, and be NULL-extended.
+    kept_joins: list[tuple[int, set[str]]] = field(default_factory=list)
     # (alias, column) pairs whose values are wrong here: aggregates of a derived table or CTE
     # computed over the changed rows only. No kept condition or key may read them.
     tainted: set[tuple[str, str]] = field(default_factory=set)
@@ -1239,6 +1251,7 @@ class _KeyQueryBuilder:
         items[index].replace(replacement)
         nullable: set[str] = set()
         null_joins: list[tuple[int, set[str]]] = []
+        kept_joins: list[tuple[int, set[str]]] = []
         for j, join in enumerate(joins, start=1):
             side = (join.side or "").upper()
             left = set(names[:j])
@@ -1248,13 +1261,16 @@ class _KeyQueryBuilder:
                     null_joins.append((j, {alias}))
                 elif side == "RIGHT":
                     nullable |= left
+                    kept_joins.append((j, left))
                 elif side == "FULL":
                     _set_side(join, "RIGHT")
                     nullable |= left
                     null_joins.append((j, {alias}))
+                    kept_joins.append((j, left))
             elif j > index:  # the delta item is on the left
                 if side == "LEFT":
                     nullable.add(names[j])
+                    kept_joins.append((j, {names[j]}))
                 elif side == "RIGHT":
                     _set_side(join, None)
                     null_joins.append((j, left))
@@ -1262,6 +1278,7 @@ class _KeyQueryBuilder:
                     _set_side(join, "LEFT")
                     nullable.add(names[j])
                     null_joins.append((j, left))
+                    kept_joins.append((j, {names[j]}))
             else:  # joined before the delta item: keep, and remember what may be NULL
                 if side == "LEFT":
                     nullable.add(names[j])
@@ -1269,7 +1286,7 @@ class _KeyQueryBuilder:
                     nullable |= left
                 elif side == "FULL":
                     nullable |= left | {names[j]}
-        return _Step(select, alias, nullable, null_joins)
+        return _Step(select, alias, nullable, null_joins, kept_joins=kept_joins)
 
     def _exists(self, scope: Scope, step: _Step) -> exp.Expression:
         sub = step.select
@@ -1314,6 +1331,7 @@ class _KeyQueryBuilder:
         out = [self._main(step)]
         if step.delta_alias is not None:
             out += [(sql, False) for sql in self._unmatched(step)]
+            out += [(sql, False) for sql in self._kept_unmatched(step, direct=out[0][1])]
             out += [(sql, False) for sql in self._lookup(step)]
         windows = _own_windows(root.expression)
         if windows:  # the keys of every row in a partition the change touches
@@ -1367,6 +1385,16 @@ class _KeyQueryBuilder:
                 _set_side(other.args["joins"][j - 1], None)
                 selects.append(other)
                 variants.append([_null_columns(p.copy(), side) for p in parts])
+        # Changed rows an outer join keeps may find no match there (see _kept_unmatched): the
+        # partition of the row it NULL-extends, where pruning could make them match.
+        probe = base.copy()
+        probe.set("expressions", [p.copy() for p in parts])
+        pruned = len(_from_items(_prune(probe, targets))) < len(_from_items(base))
+        for j, _side in step.kept_joins if pruned else []:
+            other = base.copy()
+            other.args["joins"][j - 1].set("on", exp.false())
+            selects.append(other)
+            variants.append([p.copy() for p in parts])
         branches = []
         for sel, values in zip(selects, variants):
             sel.set("expressions", [exp.alias_(v, exp.to_identifier(n, quoted=True)) for v, n in zip(values, names)])
@@ -1445,6 +1473,29 @@ class _KeyQueryBuilder:
             select.set("where", exp.Where(this=_and(kept)) if kept else None)
             keys = [_null_columns(k.copy(), nulled) for k in self.key_exprs]
             out.append(self._render(_prune(self._keys_select(select, keys), self._key_aliases())))
+        return out
+
+    def _kept_unmatched(self, step: _Step, direct: bool) -> list[str]:
+        """Keys of the changed rows where an outer join that keeps them finds no match (`delta
+        LEFT JOIN b`, `a RIGHT JOIN delta`): the row with the other side NULL-extended, and
+        whatever later joins make of that. The main query prunes tables off the join path, which
+        lets it match rows the full SELECT does not: its keys are a superset of the matched rows'
+        keys, but the row the SELECT NULL-extends instead can be missing. Here the join's ON is
+        false, so every changed row comes out NULL-extended, as the SELECT computes it."""
+        out = []
+        for j, side in step.kept_joins:
+            later = {str(i.alias_or_name) for i in _from_items(step.select)[j + 1:]}
+            where = self._safe_conjuncts(step.select.args.get("where"))
+            reads = {a for k in self.key_exprs for a in _aliases_in(k)}
+            if not direct:  # a filter on the other side keeps rows the main query drops
+                reads |= {a for c in where for a in _aliases_in(c)}
+            if not reads & (side | later):
+                continue  # the same keys as the main query's
+            if any(_is_strict_on(c, side) for c in where):
+                continue  # the WHERE drops such rows (`WHERE p.id IS NOT NULL`)
+            select = step.select.copy()
+            select.args["joins"][j - 1].set("on", exp.false())
+            out.append(self._render(self._keys_select(select, self.key_exprs)))
         return out
 
     def _lookup(self, step: _Step) -> list[str]:
@@ -1670,6 +1721,8 @@ def _prune(select: exp.Select, targets: set[str]) -> exp.Select:
             join.set("on", _and(kept_on) or exp.true())
         new_joins.append(join)
     first_index, first = kept_items[0]
+    if first_index > 0 and any((joins[i - 1].side or "").upper() in ("RIGHT", "FULL") for i, _ in kept_items[1:]):
+        return select  # its ON would become a WHERE that drops the rows a later outer join NULL-extends
     if first_index > 0:  # the FROM item was dropped: the first kept join's item takes its place
         on = joins[first_index - 1].args.get("on")
         if on is not None:
